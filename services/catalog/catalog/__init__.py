@@ -1,0 +1,35 @@
+"""Catalog: products and their stock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask_openapi3 import OpenAPI
+from sqlalchemy.orm.exc import StaleDataError
+
+from catalog import api, cli
+from catalog.config import CatalogSettings
+from catalog.model import InsufficientStock, ProductNotFound, VersionMismatch
+from catalog.repository import start_mappers
+from flotilla.app import create_service_app, init_database
+from flotilla.settings import load_settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+#: Our exceptions, mapped to HTTP once, here.
+PROBLEMS: dict[type[Exception], int] = {
+    ProductNotFound: 404,
+    InsufficientStock: 409,
+    StaleDataError: 409,
+    VersionMismatch: 412,
+}
+
+
+def create_app(settings: CatalogSettings | None = None) -> OpenAPI:
+    settings = settings or load_settings(CatalogSettings)
+    app = create_service_app("catalog", settings, exceptions=PROBLEMS)
+    start_mappers()
+    init_database(app, settings.database_url)
+    app.register_api(api.bp)
+    cli.init_app(app, MIGRATIONS)
+    return app

@@ -1,0 +1,106 @@
+"""Catalog's HTTP edge: parse, call one use case, choose the status.
+
+No ``from __future__ import annotations`` here: flask-openapi3 reads the view
+signatures at import time to find the request models.
+"""
+
+from flask import Response, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from catalog import service
+from catalog.repository import ProductFilter, decode_cursor
+from catalog.schemas import (
+    ProductCreate,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProductPath,
+    ProductQuery,
+    StockChange,
+    StockLevel,
+)
+from flotilla.app import current_database
+from flotilla.problems import Problem, ProblemModel
+
+bp = APIBlueprint("products", __name__, url_prefix="/products",
+                  abp_tags=[Tag(name="products", description="Products and stock")],
+                  abp_responses={422: ProblemModel})
+
+PRODUCT = "/<uuid:product_id>"
+
+
+def _product(product: object, status: int = 200) -> Response:
+    out = ProductOut.model_validate(product)
+    response = jsonify(out.model_dump(mode="json"))
+    response.status_code = status
+    response.headers["ETag"] = product.etag  # type: ignore[attr-defined]
+    return response
+
+
+def _if_match() -> frozenset[str] | None:
+    header = request.if_match
+    if not request.headers.get("If-Match"):
+        return None
+    return frozenset({"*"}) if header.star_tag else frozenset(f'"{t}"' for t in header.as_set())
+
+
+@bp.get("", responses={200: ProductPage})
+def list_products(query: ProductQuery) -> Response:
+    """List live products, oldest first, a page at a time."""
+    after = None
+    if query.cursor:
+        try:
+            after = decode_cursor(query.cursor)
+        except ValueError:
+            raise Problem(422, "The cursor is not one this API issued.", title="Validation failed",
+                          errors=[{"field": "cursor", "message": "invalid cursor"}],
+                          slug="validation-failed") from None
+    flt = ProductFilter(q=query.q, min_price=query.min_price, max_price=query.max_price)
+    page = service.list_products(current_database(), flt, query.limit, after)
+    body = ProductPage(items=[ProductOut.model_validate(p) for p in page.items],
+                       next_cursor=page.next_cursor)
+    return jsonify(body.model_dump(mode="json"))
+
+
+@bp.get(PRODUCT, responses={200: ProductOut, 404: ProblemModel})
+def get_product(path: ProductPath) -> Response:
+    """One product, with an ETag; ``If-None-Match`` answers 304 when unchanged."""
+    product = service.get_product(current_database(), path.product_id)
+    if request.if_none_match.contains_weak(product.etag.strip('"')):
+        response = Response(status=304)
+        response.headers["ETag"] = product.etag
+        return response
+    return _product(product)
+
+
+@bp.post("", responses={201: ProductOut})
+def create_product(body: ProductCreate) -> Response:
+    product = service.create_product(current_database(), body.model_dump())
+    response = _product(product, 201)
+    response.headers["Location"] = f"{request.root_path}/products/{product.id}"
+    return response
+
+
+@bp.patch(PRODUCT, responses={200: ProductOut, 404: ProblemModel, 412: ProblemModel})
+def update_product(path: ProductPath, body: ProductPatch) -> Response:
+    """Change some fields; ``If-Match`` with the ETag guards against lost updates."""
+    changes = body.model_dump(exclude_unset=True)
+    product = service.update_product(current_database(), path.product_id, changes, _if_match())
+    return _product(product)
+
+
+@bp.delete(PRODUCT, responses={204: None, 404: ProblemModel, 412: ProblemModel})
+def delete_product(path: ProductPath) -> Response:
+    service.delete_product(current_database(), path.product_id, _if_match())
+    return Response(status=204)
+
+
+@bp.post(PRODUCT + "/stock", responses={200: StockLevel, 404: ProblemModel, 409: ProblemModel})
+def change_stock(path: ProductPath, body: StockChange) -> Response:
+    """Adjust stock by ``delta`` or set it to ``quantity``; never below zero (409)."""
+    product = service.change_stock(current_database(), path.product_id, delta=body.delta,
+                                   quantity=body.quantity)
+    level = StockLevel(product_id=product.id, stock=product.stock, version=product.version)
+    response = jsonify(level.model_dump(mode="json"))
+    response.headers["ETag"] = product.etag
+    return response

@@ -1,0 +1,12 @@
+"""Catalog's settings, from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from flotilla.settings import KitSettings, sqlite_url
+
+
+class CatalogSettings(KitSettings):
+    database_url: str = Field(default_factory=lambda: sqlite_url("catalog"),
+                              validation_alias="CATALOG_DATABASE_URL")

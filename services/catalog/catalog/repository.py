@@ -1,0 +1,137 @@
+"""Catalog's tables, their mapping onto the model, the repository and the unit of work."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, registry
+
+from catalog.model import Product
+from flotilla.db import Database, UTCDateTime
+
+metadata = MetaData()
+
+products = Table(
+    "products", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("stock", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
+    CheckConstraint("price_cents >= 0", name="ck_products_price_not_negative"),
+    Index("ix_products_listing", "created_at", "id"),
+)
+
+_mappers = registry(metadata=metadata)
+
+
+def start_mappers() -> None:
+    """Map the model onto the tables, once per process."""
+    if not _mappers.mappers:
+        _mappers.map_imperatively(Product, products, version_id_col=products.c.version)
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    q: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+
+
+def encode_cursor(product: Product) -> str:
+    raw = json.dumps([product.created_at.isoformat(), str(product.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ``ValueError`` for anything this module did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, pid = json.loads(raw)
+        return datetime.fromisoformat(created), uuid.UUID(pid)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError("not a cursor this API issued") from exc
+
+
+class ProductRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, product: Product) -> None:
+        self.session.add(product)
+
+    def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
+        stmt = select(Product).where(products.c.id == product_id, products.c.deleted_at.is_(None))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def exists(self, product_id: uuid.UUID) -> bool:
+        """Whether the id was ever used, deleted or not."""
+        stmt = select(products.c.id).where(products.c.id == product_id)
+        return self.session.execute(stmt).first() is not None
+
+    def page(self, flt: ProductFilter, limit: int,
+             after: tuple[datetime, uuid.UUID] | None) -> list[Product]:
+        """Up to ``limit`` live products in (created_at, id) order, after the cursor."""
+        c = products.c
+        stmt = select(Product).where(c.deleted_at.is_(None))
+        if flt.q:
+            stmt = stmt.where(or_(c.name.icontains(flt.q, autoescape=True),
+                                  c.description.icontains(flt.q, autoescape=True)))
+        if flt.min_price is not None:
+            stmt = stmt.where(c.price_cents >= flt.min_price)
+        if flt.max_price is not None:
+            stmt = stmt.where(c.price_cents <= flt.max_price)
+        if after is not None:
+            created, pid = after
+            stmt = stmt.where(or_(c.created_at > created,
+                                  and_(c.created_at == created, c.id > pid)))
+        stmt = stmt.order_by(c.created_at, c.id).limit(limit)
+        return list(self.session.scalars(stmt))
+
+
+class UnitOfWork:
+    """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error."""
+
+    products: ProductRepository
+
+    def __init__(self, db: Database, *, write: bool = False) -> None:
+        self._db = db
+        self._write = write
+
+    def __enter__(self) -> UnitOfWork:
+        self._cm = self._db.session(write=self._write)
+        self.session = self._cm.__enter__()
+        self.products = ProductRepository(self.session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._cm.__exit__(exc_type, exc, tb)

@@ -1,0 +1,79 @@
+"""Catalog's use cases. They take plain values and a database, never a request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from catalog.model import Product, ProductNotFound
+from catalog.repository import ProductFilter, UnitOfWork, encode_cursor
+from flotilla.db import Database
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Product]
+    next_cursor: str | None
+
+
+def list_products(db: Database, flt: ProductFilter, limit: int,
+                  after: tuple[datetime, uuid.UUID] | None = None) -> Page:
+    with UnitOfWork(db) as uow:
+        rows = uow.products.page(flt, limit + 1, after)
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, encode_cursor(items[-1]) if more else None)
+
+
+def get_product(db: Database, product_id: uuid.UUID) -> Product:
+    with UnitOfWork(db) as uow:
+        product = uow.products.get(product_id)
+        if product is None:
+            raise ProductNotFound(product_id)
+        return product
+
+
+def create_product(db: Database, fields: Mapping[str, Any]) -> Product:
+    product = Product(**fields)
+    with UnitOfWork(db, write=True) as uow:
+        uow.products.add(product)
+    return product
+
+
+def update_product(db: Database, product_id: uuid.UUID, changes: Mapping[str, Any],
+                   if_match: frozenset[str] | None = None) -> Product:
+    with UnitOfWork(db, write=True) as uow:
+        product = _for_update(uow, product_id)
+        product.check_precondition(if_match)
+        if changes:
+            product.change(**changes)
+    return product
+
+
+def delete_product(db: Database, product_id: uuid.UUID,
+                   if_match: frozenset[str] | None = None) -> None:
+    with UnitOfWork(db, write=True) as uow:
+        product = _for_update(uow, product_id)
+        product.check_precondition(if_match)
+        product.delete()
+
+
+def change_stock(db: Database, product_id: uuid.UUID, *, delta: int | None = None,
+                 quantity: int | None = None) -> Product:
+    with UnitOfWork(db, write=True) as uow:
+        product = _for_update(uow, product_id)
+        if quantity is not None:
+            product.set_stock(quantity)
+        else:
+            product.adjust_stock(delta or 0)
+    return product
+
+
+def _for_update(uow: UnitOfWork, product_id: uuid.UUID) -> Product:
+    product = uow.products.get(product_id, for_update=True)
+    if product is None:
+        raise ProductNotFound(product_id)
+    return product

@@ -1,0 +1,31 @@
+"""The request id of the work in progress, readable from anywhere (logs, clients)."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import uuid
+
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+#: A caller's X-Request-ID is reused only when it looks like an id, never as log injection.
+_ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def set_request_id(value: str | None) -> contextvars.Token[str | None]:
+    return _request_id.set(value)
+
+
+def reset_request_id(token: contextvars.Token[str | None]) -> None:
+    _request_id.reset(token)
+
+
+def accept_or_generate(candidate: str | None) -> str:
+    """Keep a well-formed id from the caller, otherwise make a new one."""
+    if candidate and _ACCEPTABLE_ID.match(candidate):
+        return candidate
+    return uuid.uuid4().hex

@@ -1,0 +1,50 @@
+"""The gunicorn configuration every Flotilla HTTP process shares.
+
+Use it as ``gunicorn -c python:flotilla.gunicorn_conf 'catalog:create_app()'``.
+Settings come from the environment:
+
+``BIND`` (or ``HOST`` + ``PORT``), ``WEB_CONCURRENCY`` (workers),
+``GUNICORN_WORKER_CLASS`` (``gthread`` by default, see
+docs/decisions/0004-gunicorn-worker-class.md), ``GUNICORN_THREADS``,
+``GUNICORN_TIMEOUT``, ``PROMETHEUS_MULTIPROC_DIR`` (created and emptied at start).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import multiprocess
+
+_host = os.environ.get("HOST", "127.0.0.1")
+_port = os.environ.get("PORT", "8000")
+bind = os.environ.get("BIND", f"{_host}:{_port}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+accesslog = None  # the apps log each request themselves, with the request id
+errorlog = "-"
+
+# Metrics from every worker go to one directory that /metrics aggregates. It must be
+# set before any worker imports prometheus_client, so it is decided here, in the master.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="flotilla-metrics-")
+)
+
+
+def on_starting(server: Any) -> None:
+    """Start from an empty metrics directory: old files would be counted again."""
+    path = Path(_metrics_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop the live gauges of a worker that is gone; its counters stay counted."""
+    multiprocess.mark_process_dead(worker.pid)

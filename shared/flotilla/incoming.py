@@ -1,0 +1,73 @@
+"""Per-request plumbing: request ids, and strict JSON bodies.
+
+A body must be JSON (415 otherwise), well-formed (400) and no larger than
+``MAX_BODY_BYTES`` (413) before any view sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from flotilla.context import accept_or_generate, reset_request_id, set_request_id
+from flotilla.problems import Problem
+
+log = logging.getLogger("flotilla.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def check_json_body() -> None:
+    """Reject bodies that are not JSON, too large, or malformed."""
+    if request.method not in METHODS_WITH_BODY or request.routing_exception is not None:
+        return  # no body expected, or routing already failed (404/405 say more)
+    length = request.content_length
+    if not length and not request.headers.get("Transfer-Encoding"):
+        return  # an empty body; the view's schema decides whether that is fine
+    if not _is_json(request.mimetype):
+        raise Problem(415, "Send the body as application/json.")
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if not raw:
+        return
+    try:
+        request.get_json(force=True, silent=False, cache=True)
+    except Exception:
+        raise Problem(400, "The body is not well-formed JSON.", title="Malformed JSON",
+                      slug="malformed-json") from None
+
+
+def init_app(app: Flask, max_body_bytes: int) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+
+    @app.before_request
+    def _start() -> None:
+        rid = accept_or_generate(request.headers.get(REQUEST_ID_HEADER))
+        g.request_id = rid
+        g.request_started = time.perf_counter()
+        g.request_id_token = set_request_id(rid)
+        check_json_body()
+
+    @app.after_request
+    def _stamp(response: Response) -> Response:
+        rid = g.get("request_id")
+        if rid:
+            response.headers[REQUEST_ID_HEADER] = rid
+        started = g.get("request_started")
+        elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+        log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_ms,
+                 extra={"method": request.method, "path": request.path,
+                        "status": response.status_code, "duration_ms": round(elapsed_ms, 2)})
+        return response
+
+    @app.teardown_request
+    def _end(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            reset_request_id(token)

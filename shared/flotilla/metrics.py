@@ -1,0 +1,25 @@
+"""Prometheus metrics through prometheus-flask-exporter.
+
+Under gunicorn each worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR``
+and ``/metrics`` aggregates them (the exporter switches to multiprocess mode
+when that variable is set). Paths are labelled by URL rule, never by raw id.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from prometheus_flask_exporter import PrometheusMetrics
+
+
+def init_app(app: Flask, service: str) -> PrometheusMetrics:
+    # A registry per app keeps several apps in one test process from colliding.
+    metrics = PrometheusMetrics(
+        app,
+        registry=CollectorRegistry(),
+        group_by="url_rule",
+        default_labels={"service": service},
+        excluded_paths=["^/metrics$", "^/health/"],
+    )
+    app.extensions["flotilla_metrics"] = metrics
+    return metrics

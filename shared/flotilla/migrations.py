@@ -1,0 +1,48 @@
+"""Alembic, driven from code: each service keeps its own history in ``migrations/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from flotilla.db import normalise_url
+
+
+def alembic_config(script_location: Path, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(script_location, url), revision)
+
+
+def downgrade(script_location: Path, url: str, revision: str) -> None:
+    command.downgrade(alembic_config(script_location, url), revision)
+
+
+def run_env(target_metadata: object) -> None:
+    """The body of every service's ``migrations/env.py`` (online mode only)."""
+    from alembic import context
+    from sqlalchemy import pool
+
+    from flotilla.db import make_engine
+
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no sqlalchemy.url given to alembic")
+    engine = make_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=engine.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
