@@ -1,0 +1,47 @@
+# Flotilla: `make run` starts the platform, `make test` checks it.
+# Both install what they need first (a virtualenv in .venv, Debian packages via apt-get).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+COMPONENTS := shared services/catalog
+STAMP  := $(VENV)/.installed
+
+.PHONY: help run test lint unit bench deps install lock clean
+
+help:
+	@echo "make run    start every component (SQLite under var/), Ctrl-C stops"
+	@echo "make test   lint + every component's tests (SQLite and a throwaway PostgreSQL)"
+	@echo "make bench  benchmarks in bench/"
+	@echo "make lock   re-pin requirements/constraints.txt from a fresh resolve"
+
+install: $(STAMP)
+
+$(STAMP): requirements/constraints.txt requirements/dev.txt $(foreach c,$(COMPONENTS),$(c)/pyproject.toml)
+	scripts/install.sh $(VENV) $(COMPONENTS)
+	@touch $@
+
+deps:
+	scripts/system-deps.sh test
+
+run: install
+	scripts/system-deps.sh run
+	scripts/run.sh
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install
+	scripts/system-deps.sh test
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	scripts/system-deps.sh test
+	$(BIN)/python -m bench
+
+lock:
+	scripts/lock.sh $(COMPONENTS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
