@@ -14,7 +14,7 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from flask_openapi3 import Info, OpenAPI
 
-from flotilla import health, incoming, metrics, problems
+from flotilla import health, incoming, metrics, openapi, problems
 from flotilla.db import Database
 from flotilla.logs import configure_logging
 from flotilla.settings import KitSettings
@@ -47,7 +47,7 @@ def create_service_app(
     metrics.init_app(app, name)
 
     def openapi_document() -> ResponseReturnValue:
-        return jsonify(app.api_doc)
+        return jsonify(openapi.document(app))
 
     # A plain Flask rule: the document does not describe itself.
     app.add_url_rule("/openapi.json", "openapi_document", openapi_document)

@@ -55,4 +55,9 @@ def init_app(app: Flask, migrations: Path) -> None:
 
 
 def main() -> None:
+    """The `catalog` command: Flask's CLI bound to this service."""
     FlaskGroup(create_app=lambda: __import__("catalog").create_app())()
+
+
+if __name__ == "__main__":
+    main()
