@@ -18,12 +18,14 @@ from typing import Any
 
 from prometheus_client import multiprocess
 
+from flotilla.discovery import registration
+
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("BIND", f"{_host}:{_port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
@@ -48,3 +50,12 @@ def on_starting(server: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     """Drop the live gauges of a worker that is gone; its counters stay counted."""
     multiprocess.mark_process_dead(worker.pid)
+
+
+def when_ready(server: Any) -> None:
+    """Register this instance with service discovery (Consul only; a no-op otherwise)."""
+    registration.on_ready(server)
+
+
+def on_exit(server: Any) -> None:
+    registration.on_exit(server)

@@ -8,16 +8,12 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from flotilla.schemas import QueryModel, StrictBody
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Cents = Annotated[int, Field(ge=0, le=10**12)]
-
-
-class StrictBody(BaseModel):
-    """JSON bodies: exact types, no unknown fields."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ProductCreate(StrictBody):
@@ -55,9 +51,7 @@ class StockChange(StrictBody):
         return self
 
 
-class ProductQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductQuery(QueryModel):
     q: Annotated[str, StringConstraints(max_length=200)] | None = None
     min_price: Cents | None = None
     max_price: Cents | None = None

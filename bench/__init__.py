@@ -1,0 +1,1 @@
+"""Flotilla's benchmarks: each module measures alternatives side by side in one run."""
