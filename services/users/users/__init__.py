@@ -1,1 +1,79 @@
-"""Users: accounts, passwords, tokens and signing keys."""
+"""Users: accounts, passwords, access and refresh tokens, and the keys that sign them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Response
+from flask_openapi3 import OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from flotilla import auth
+from flotilla.app import create_service_app, init_database
+from flotilla.problems import Problem, problem_response
+from flotilla.settings import load_settings
+from users import api, cli, service
+from users.config import UsersSettings
+from users.model import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    LoginThrottled,
+    NotAllowed,
+    UserNotFound,
+)
+from users.passwords import Passwords
+from users.repository import start_mappers
+from users.sessions import Sessions
+from users.signing import DatabaseKeySource, NoSigningKey, TokenIssuer
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+#: Our exceptions, mapped to HTTP once, here.
+PROBLEMS: dict[type[Exception], int] = {
+    EmailTaken: 409,
+    InvalidCredentials: 401,
+    InvalidRefreshToken: 401,
+    NotAllowed: 403,
+    UserNotFound: 404,
+    NoSigningKey: 503,
+}
+
+
+def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) -> OpenAPI:
+    """The users app. At start-up (not for the CLI) it makes sure a signing key exists
+    and, when ``FLOTILLA_ADMIN_EMAIL``/``FLOTILLA_ADMIN_PASSWORD`` are set, an admin."""
+    settings = settings or load_settings(UsersSettings)
+    app = create_service_app("users", settings, exceptions=PROBLEMS,
+                             security_schemes=auth.SECURITY_SCHEMES)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    start_mappers()
+    db = init_database(app, settings.database_url)
+    passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    issuer = TokenIssuer(settings.jwt_issuer, settings.jwt_audience, settings.jwt_access_ttl,
+                         settings.refresh_ttl)
+    app.extensions["users_sessions"] = Sessions(
+        db, passwords, issuer, window=settings.login_window,
+        per_account=settings.login_max_failures_per_account,
+        per_address=settings.login_max_failures_per_address)
+    auth.init_app(app, settings, key_source=DatabaseKeySource(db))
+    app.register_error_handler(LoginThrottled, _throttled)
+    app.register_api(api.auth_bp)
+    app.register_api(api.users_bp)
+    cli.init_app(app, MIGRATIONS)
+    if not for_cli:
+        service.ensure_signing_key(db)
+        if settings.admin_email and settings.admin_password:
+            user, created = service.ensure_admin(db, passwords, settings.admin_email,
+                                                 settings.admin_password.get_secret_value())
+            log.info("admin %s %s from FLOTILLA_ADMIN_EMAIL", user.id, "created" if created else "present")
+    return app
+
+
+def _throttled(exc: LoginThrottled) -> Response:
+    return problem_response(Problem(429, str(exc), headers={"Retry-After": str(exc.retry_after)},
+                                    slug="login-throttled"))

@@ -1,0 +1,150 @@
+"""Users' tables, their mapping onto the model, the repositories and the unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+
+from sqlalchemy import JSON, Column, ForeignKey, MetaData, String, Table, Text, Uuid, select, update
+from sqlalchemy.orm import Session, registry
+
+from flotilla.db import Database, UTCDateTime, utcnow
+from users.model import RefreshToken, SigningKey, User
+from users.throttle import LoginFailureRepository, login_failures_table
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=True, unique=True),  # NULL once erased
+    Column("name", String(200), nullable=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("roles", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("user_id", Uuid, ForeignKey("users.id"), nullable=False, index=True),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("spent_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("private_pem", Text, nullable=False),
+    Column("public_jwk", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime, nullable=True),
+)
+
+login_failures = login_failures_table(metadata)
+
+_mappers = registry(metadata=metadata)
+
+
+def start_mappers() -> None:
+    """Map the model onto the tables, once per process."""
+    if not _mappers.mappers:
+        _mappers.map_imperatively(User, users)
+        _mappers.map_imperatively(RefreshToken, refresh_tokens)
+        _mappers.map_imperatively(SigningKey, signing_keys)
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user: User) -> None:
+        self.session.add(user)
+
+    def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        stmt = select(User).where(users.c.id == user_id, users.c.deleted_at.is_(None))
+        return self.session.scalars(stmt.with_for_update() if for_update else stmt).one_or_none()
+
+    def by_email(self, email: str) -> User | None:
+        stmt = select(User).where(users.c.email == email, users.c.deleted_at.is_(None))
+        return self.session.scalars(stmt).one_or_none()
+
+    def page(self, limit: int, after: uuid.UUID | None) -> list[User]:
+        stmt = select(User).where(users.c.deleted_at.is_(None))
+        if after is not None:
+            stmt = stmt.where(users.c.id > after)
+        return list(self.session.scalars(stmt.order_by(users.c.id).limit(limit)))
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+
+    def by_hash(self, token_hash: str) -> RefreshToken | None:
+        stmt = select(RefreshToken).where(refresh_tokens.c.token_hash == token_hash).with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def revoke_family(self, family_id: uuid.UUID) -> None:
+        c = refresh_tokens.c
+        self.session.execute(update(refresh_tokens).where(c.family_id == family_id, c.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()), execution_options={"synchronize_session": False})
+
+    def revoke_all_of(self, user_id: uuid.UUID) -> None:
+        c = refresh_tokens.c
+        self.session.execute(update(refresh_tokens).where(c.user_id == user_id, c.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()), execution_options={"synchronize_session": False})
+
+
+class SigningKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, key: SigningKey) -> None:
+        self.session.add(key)
+
+    def published(self) -> list[SigningKey]:
+        """Keys not retired, newest first: the first one signs, all verify."""
+        c = signing_keys.c
+        stmt = select(SigningKey).where(c.retired_at.is_(None)).order_by(c.created_at.desc(), c.kid.desc())
+        return list(self.session.scalars(stmt))
+
+    def get_published(self, kid: str) -> SigningKey | None:
+        c = signing_keys.c
+        stmt = select(SigningKey).where(c.kid == kid, c.retired_at.is_(None))
+        return self.session.scalars(stmt).one_or_none()
+
+
+class UnitOfWork:
+    """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error."""
+
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+    signing_keys: SigningKeyRepository
+    login_failures: LoginFailureRepository
+
+    def __init__(self, db: Database, *, write: bool = False) -> None:
+        self._db = db
+        self._write = write
+
+    def __enter__(self) -> UnitOfWork:
+        self._cm = self._db.session(write=self._write)
+        self.session = self._cm.__enter__()
+        self.users = UserRepository(self.session)
+        self.refresh_tokens = RefreshTokenRepository(self.session)
+        self.signing_keys = SigningKeyRepository(self.session)
+        self.login_failures = LoginFailureRepository(self.session, login_failures)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._cm.__exit__(exc_type, exc, tb)

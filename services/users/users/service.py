@@ -1,0 +1,120 @@
+"""Users' account and key use cases. They take plain values and collaborators, never a request."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from flotilla.auth import Caller
+from flotilla.db import Database
+from users.model import ADMIN, EmailTaken, NotAllowed, User, UserNotFound, normalise_email
+from users.passwords import Passwords
+from users.repository import UnitOfWork
+from users.signing import generate_signing_key
+from users.throttle import account_key
+
+log = logging.getLogger(__name__)
+
+#: Published keys: the one that signs and the one before it, for tokens still in flight.
+PUBLISHED_KEYS = 2
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[User]
+    next_cursor: uuid.UUID | None
+
+
+def register(db: Database, passwords: Passwords, email: str, password: str, name: str,
+             roles: list[str] | None = None) -> User:
+    user = User(email=normalise_email(email), name=name, password_hash=passwords.hash(password))
+    if roles:
+        user.roles = list(roles)
+    try:
+        with UnitOfWork(db, write=True) as uow:
+            if uow.users.by_email(user.email or "") is not None:
+                raise EmailTaken()
+            uow.users.add(user)
+    except IntegrityError:  # the same email registered concurrently
+        raise EmailTaken() from None
+    return user
+
+
+def get_user(db: Database, caller: Caller, user_id: uuid.UUID) -> User:
+    """One account, for its owner or an admin."""
+    if caller.user_id != user_id and not caller.is_admin:
+        raise NotAllowed("Only admins may see other accounts.")
+    with UnitOfWork(db) as uow:
+        user = uow.users.get(user_id)
+    if user is None:
+        raise UserNotFound(user_id)
+    return user
+
+
+def list_users(db: Database, limit: int, after: uuid.UUID | None = None) -> Page:
+    with UnitOfWork(db) as uow:
+        rows = uow.users.page(limit + 1, after)
+    items = rows[:limit]
+    return Page(items, items[-1].id if len(rows) > limit else None)
+
+
+def delete_me(db: Database, caller: Caller) -> None:
+    """Erase the caller's personal data and revoke every refresh token, in one unit of work.
+
+    The ``user.deleted`` outbox row belongs in this same transaction.
+    """
+    with UnitOfWork(db, write=True) as uow:
+        user = uow.users.get(caller.user_id, for_update=True)
+        if user is None:
+            raise UserNotFound(caller.user_id)
+        if user.email:
+            uow.login_failures.forget(account_key(user.email))
+        user.erase()
+        uow.refresh_tokens.revoke_all_of(user.id)
+    log.info("user %s erased", caller.user_id)
+
+
+def ensure_admin(db: Database, passwords: Passwords, email: str, password: str,
+                 name: str = "Administrator") -> tuple[User, bool]:
+    """Create an admin, or make an existing account one (its password is left alone).
+
+    Returns the user and whether it was created. Safe to run from several workers at once.
+    """
+    with UnitOfWork(db, write=True) as uow:
+        existing = uow.users.by_email(normalise_email(email))
+        if existing is not None:
+            existing.grant(ADMIN)
+            return existing, False
+    try:
+        return register(db, passwords, email, password, name, roles=[ADMIN]), True
+    except EmailTaken:  # another worker won the race
+        return ensure_admin(db, passwords, email, password, name)
+
+
+def rotate_keys(db: Database) -> str:
+    """Publish a new signing key; keep the previous one published, retire the rest."""
+    key = generate_signing_key()
+    with UnitOfWork(db, write=True) as uow:
+        uow.signing_keys.add(key)
+        uow.session.flush()
+        for old in uow.signing_keys.published()[PUBLISHED_KEYS:]:
+            old.retire()
+    log.info("signing key %s published", key.kid)
+    return key.kid
+
+
+def ensure_signing_key(db: Database) -> None:
+    """Make the first signing key when there is none (start-up)."""
+    with UnitOfWork(db) as uow:
+        if uow.signing_keys.published():
+            return
+    rotate_keys(db)
+
+
+def jwks(db: Database) -> dict[str, Any]:
+    with UnitOfWork(db) as uow:
+        return {"keys": [dict(k.public_jwk) for k in uow.signing_keys.published()]}

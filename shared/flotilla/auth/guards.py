@@ -1,0 +1,113 @@
+"""Bearer tokens at a Flask edge: ``require_user``, ``require_role`` and ``current_caller``.
+
+Use them under the route decorator::
+
+    @bp.post("", security=SECURITY)
+    @require_role("admin")
+    def create_product(body: ProductCreate) -> Response:
+        caller = current_caller()   # a plain Caller, handed to the use case
+
+401 and 403 are problem+json with a ``WWW-Authenticate`` header (RFC 6750).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+
+from flotilla.auth.keys import JwksHttpKeySource, KeySource, KeySourceUnavailable
+from flotilla.auth.settings import AuthSettings
+from flotilla.auth.tokens import Caller, ExpiredToken, InvalidToken, TokenVerifier
+from flotilla.problems import Problem
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: For ``create_service_app(security_schemes=...)`` and ``@bp.get(..., security=SECURITY)``.
+SECURITY_SCHEMES: dict[str, object] = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+}
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
+REALM = 'Bearer realm="flotilla"'
+
+
+def init_app(app: Flask, settings: AuthSettings, key_source: KeySource | None = None) -> TokenVerifier:
+    """Check tokens in this app with ``key_source`` (default: the JWKS at ``JWT_JWKS_URL``)."""
+    source = key_source or JwksHttpKeySource(
+        settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds,
+        refetch_interval=settings.jwt_jwks_refetch_interval, timeout=settings.jwt_jwks_timeout)
+    verifier = TokenVerifier(source, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                             leeway=settings.jwt_leeway)
+    app.extensions["flotilla_auth"] = verifier
+    return verifier
+
+
+def _unauthorized(detail: str, error: str | None = None) -> Problem:
+    challenge = REALM + (f', error="{error}"' if error else "")
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge}, slug="unauthorized")
+
+
+def authenticate() -> Caller:
+    """The caller named by this request's bearer token; raises a 401/503 ``Problem``."""
+    header = request.headers.get("Authorization")
+    if not header:
+        raise _unauthorized("This endpoint needs a bearer access token.")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("Send the access token as 'Authorization: Bearer <token>'.",
+                            "invalid_request")
+    verifier: TokenVerifier = current_app.extensions["flotilla_auth"]
+    try:
+        caller = verifier.verify(token.strip())
+    except ExpiredToken:
+        raise _unauthorized("The access token has expired; refresh it.", "invalid_token") from None
+    except InvalidToken as exc:
+        log.info("access token refused: %s", exc)
+        raise _unauthorized("The access token is not valid.", "invalid_token") from None
+    except KeySourceUnavailable:
+        log.warning("access token not checked: no signing keys at hand")
+        raise Problem(503, "Access tokens cannot be checked right now; try again shortly.",
+                      headers={"Retry-After": "5"}) from None
+    g.flotilla_caller = caller
+    return caller
+
+
+def current_caller() -> Caller:
+    """The caller a guard let through; only valid inside a guarded view."""
+    caller: Caller | None = g.get("flotilla_caller")
+    if caller is None:
+        raise RuntimeError("current_caller() outside a view guarded by require_user/require_role")
+    return caller
+
+
+def require_user(view: F) -> F:
+    """Let any authenticated caller through (401 otherwise)."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        authenticate()
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """Let through callers holding any of ``roles`` (401 without a good token, 403 without the role)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            caller = authenticate()
+            if not caller.roles & set(roles):
+                raise Problem(403, f"This needs the role {' or '.join(roles)}.",
+                              headers={"WWW-Authenticate": REALM + ', error="insufficient_scope"'})
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
