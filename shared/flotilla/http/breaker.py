@@ -1,0 +1,99 @@
+"""A circuit breaker per upstream instance, with one half-open probe at a time.
+
+Closed: calls pass; ``failure_threshold`` consecutive failures open it.
+Open: calls are refused until ``reset_timeout`` has passed.
+Half-open: one probe call passes (others are still refused); its success closes
+the breaker, its failure opens it again for another ``reset_timeout``.
+A probe whose outcome is never reported frees its slot after ``reset_timeout``.
+See docs/decisions/0020-gateway-http-client-and-breaker.md for why not pybreaker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
+class CircuitBreaker:
+    def __init__(self, failure_threshold: int = 5, reset_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probe_started: float | None = None
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            return self._state(self._clock())
+
+    def _state(self, now: float) -> str:
+        if self._opened_at is None:
+            return CLOSED
+        return OPEN if now - self._opened_at < self.reset_timeout else HALF_OPEN
+
+    def allow(self) -> bool:
+        """May a call go to this instance now? In half-open, claims the single probe slot."""
+        with self._lock:
+            now = self._clock()
+            state = self._state(now)
+            if state == CLOSED:
+                return True
+            if state == OPEN:
+                return False
+            probe_stale = (self._probe_started is not None
+                           and now - self._probe_started >= self.reset_timeout)
+            if self._probe_started is None or probe_stale:
+                self._probe_started = now
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._failures = 0
+            self._opened_at = None
+            self._probe_started = None
+
+    def record_failure(self) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._opened_at is not None:  # a failed probe: open for another period
+                self._opened_at = now
+                self._probe_started = None
+                return
+            self._failures += 1
+            if self._failures >= self.failure_threshold:
+                self._opened_at = now
+
+    def retry_after(self) -> float:
+        """Seconds until this breaker lets a probe through (0 when it would now)."""
+        with self._lock:
+            if self._opened_at is None:
+                return 0.0
+            return max(0.0, self.reset_timeout - (self._clock() - self._opened_at))
+
+
+class BreakerRegistry:
+    """One breaker per key (an instance's base URL), made on first use."""
+
+    def __init__(self, failure_threshold: int = 5, reset_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._make = lambda: CircuitBreaker(failure_threshold, reset_timeout, clock)
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CircuitBreaker:
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            with self._lock:
+                breaker = self._breakers.setdefault(key, self._make())
+        return breaker
+
+    def states(self) -> dict[str, str]:
+        return {key: b.state for key, b in list(self._breakers.items())}

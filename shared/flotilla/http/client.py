@@ -1,0 +1,189 @@
+"""``ServiceClient``: calls to one upstream service, resilient by default.
+
+- one pooled keep-alive ``httpx.Client`` (thread-safe) per process, shared by clients;
+- a deadline per call (``timeout``) that every attempt, back-off included, fits in;
+- retries with full-jitter back-off, for idempotent methods only (and, for any method,
+  when the connection was refused: nothing was sent), limited by a :class:`RetryBudget`;
+- round-robin over the instances discovery returns, skipping those whose
+  :class:`CircuitBreaker` is open (half-open ones get one probe);
+- ``X-Request-ID`` from :mod:`flotilla.context` and the caller's ``Authorization`` passed on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from flotilla.context import current_request_id
+from flotilla.discovery import Discovery, DiscoveryError, Instance
+from flotilla.http.breaker import BreakerRegistry
+from flotilla.http.budget import RetryBudget
+from flotilla.http.errors import (
+    CircuitOpen,
+    UpstreamNotFound,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    timeout: float = 2.0  # seconds for the whole call, retries included
+    attempts: int = 3  # at most, first try included
+    backoff_base: float = 0.025
+    backoff_cap: float = 0.5
+
+
+def make_http_client(max_connections: int = 100, keepalive: int = 20) -> httpx.Client:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive,
+                          keepalive_expiry=30.0)
+    return httpx.Client(limits=limits, follow_redirects=False, trust_env=False)
+
+
+def _incoming_authorization() -> str | None:
+    from flask import has_request_context, request
+
+    return request.headers.get("Authorization") if has_request_context() else None
+
+
+class ServiceClient:
+    def __init__(self, service: str, discovery: Discovery, *, policy: CallPolicy | None = None,
+                 breakers: BreakerRegistry | None = None, budget: RetryBudget | None = None,
+                 http: httpx.Client | None = None, forward_auth: bool = True) -> None:
+        self.service = service
+        self.discovery = discovery
+        self.policy = policy or CallPolicy()
+        self.breakers = breakers or BreakerRegistry()
+        self.budget = budget or RetryBudget()
+        self.http = http or make_http_client()
+        self.forward_auth = forward_auth
+        self._turn = itertools.count()
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        lowered = {k.lower() for k in headers}
+        rid = current_request_id()
+        if rid and "x-request-id" not in lowered:
+            headers["X-Request-ID"] = rid
+        if self.forward_auth and "authorization" not in lowered:
+            auth = _incoming_authorization()
+            if auth:
+                headers["Authorization"] = auth
+        return headers
+
+    def _candidates(self) -> list[Instance]:
+        try:
+            found = self.discovery.instances(self.service)
+        except DiscoveryError as exc:
+            raise UpstreamUnavailable(self.service, str(exc), retry_after=2) from exc
+        if not found:
+            raise UpstreamUnavailable(self.service, "no healthy instance is known", retry_after=2)
+        start = next(self._turn) % len(found)
+        return found[start:] + found[:start]
+
+    def _choose(self, order: list[Instance], tried: set[str]) -> Instance | None:
+        for inst in sorted(order, key=lambda i: i.id in tried):  # untried first, order kept
+            if self.breakers.get(inst.url).allow():
+                return inst
+        return None
+
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
+                content: bytes | None = None, headers: Mapping[str, str] | None = None,
+                timeout: float | None = None, idempotent: bool | None = None) -> httpx.Response:
+        """Call the service; any answer below 500 is returned, as is a 5xx when retries are spent.
+        Raises ``UpstreamTimeout``, ``CircuitOpen`` or ``UpstreamUnavailable`` when no answer came."""
+        method = method.upper()
+        may_retry = method in IDEMPOTENT if idempotent is None else idempotent
+        deadline = time.monotonic() + (timeout or self.policy.timeout)
+        order = self._candidates()
+        sent_headers = self._headers(headers)
+        self.budget.deposit()
+        tried: set[str] = set()
+        last_error: Exception | None = None
+        for attempt in range(self.policy.attempts):
+            inst = self._choose(order, tried)
+            remaining = deadline - time.monotonic()
+            if inst is None or remaining <= 0:
+                break
+            tried.add(inst.id)
+            breaker = self.breakers.get(inst.url)
+            retryable = may_retry
+            try:
+                response = self.http.request(method, inst.url + path, params=params, json=json,
+                                             content=content, headers=sent_headers,
+                                             timeout=httpx.Timeout(remaining))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                breaker.record_failure()
+                last_error, retryable = exc, True  # nothing reached the upstream
+            except httpx.TransportError as exc:  # read timeouts, resets, protocol errors
+                breaker.record_failure()
+                last_error = exc
+            else:
+                if response.status_code < 500:
+                    breaker.record_success()
+                    return response
+                breaker.record_failure()
+                last_error = None
+                retryable = retryable and response.status_code in RETRY_STATUSES
+                if not retryable or attempt + 1 == self.policy.attempts or not self.budget.try_spend():
+                    return response
+                response.close()
+                self._back_off(attempt, deadline)
+                continue
+            log.warning("%s %s%s failed on %s: %r", method, self.service, path, inst.url, last_error)
+            if not retryable or attempt + 1 == self.policy.attempts or not self.budget.try_spend():
+                break
+            self._back_off(attempt, deadline)
+        raise self._failure(last_error, order, deadline)
+
+    def _back_off(self, attempt: int, deadline: float) -> None:
+        pause = random.uniform(0, min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** attempt))
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic() - 0.01)))
+
+    def _failure(self, error: Exception | None, order: list[Instance], deadline: float) -> Exception:
+        if isinstance(error, httpx.TimeoutException) or (error is None and time.monotonic() >= deadline):
+            return UpstreamTimeout(self.service, "did not answer in time")
+        if error is None:
+            wait = min(self.breakers.get(i.url).retry_after() for i in order)
+            return CircuitOpen(self.service, "every instance's circuit breaker is open", retry_after=wait)
+        return UpstreamUnavailable(self.service, f"unreachable ({type(error).__name__})")
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        """GET and decode; 404 -> ``UpstreamNotFound``, other 4xx -> ``UpstreamStatusError``,
+        5xx -> ``UpstreamUnavailable``."""
+        return self.json_of(self.request("GET", path, **kwargs))
+
+    def json_of(self, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status >= 500:
+            retry = response.headers.get("Retry-After", "1")
+            raise UpstreamUnavailable(self.service, f"answered {status}",
+                                      retry_after=float(retry) if retry.isdigit() else 1.0)
+        body = _decode(response)
+        if status == 404:
+            raise UpstreamNotFound(self.service, status, body)
+        if status >= 400:
+            raise UpstreamStatusError(self.service, status, body)
+        return body
+
+
+def _decode(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
