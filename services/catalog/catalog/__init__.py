@@ -11,6 +11,7 @@ from catalog import api, cli
 from catalog.config import CatalogSettings
 from catalog.model import InsufficientStock, ProductNotFound, VersionMismatch
 from catalog.repository import start_mappers
+from flotilla import auth
 from flotilla.app import create_service_app, init_database
 from flotilla.settings import load_settings
 
@@ -25,11 +26,15 @@ PROBLEMS: dict[type[Exception], int] = {
 }
 
 
-def create_app(settings: CatalogSettings | None = None) -> OpenAPI:
+def create_app(settings: CatalogSettings | None = None, *,
+               key_source: auth.KeySource | None = None) -> OpenAPI:
+    """``key_source``: where token-verifying keys come from (default: users' JWKS at JWT_JWKS_URL)."""
     settings = settings or load_settings(CatalogSettings)
-    app = create_service_app("catalog", settings, exceptions=PROBLEMS)
+    app = create_service_app("catalog", settings, exceptions=PROBLEMS,
+                             security_schemes=auth.SECURITY_SCHEMES)
     start_mappers()
     init_database(app, settings.database_url)
+    auth.init_app(app, settings, key_source)
     app.register_api(api.bp)
     cli.init_app(app, MIGRATIONS)
     return app

@@ -20,11 +20,15 @@ from catalog.schemas import (
     StockLevel,
 )
 from flotilla.app import current_database
+from flotilla.auth import SECURITY, require_role
 from flotilla.problems import Problem, ProblemModel
 
 bp = APIBlueprint("products", __name__, url_prefix="/products",
                   abp_tags=[Tag(name="products", description="Products and stock")],
                   abp_responses={422: ProblemModel})
+
+#: Writes are for admins: 401 without a good token, 403 without the role.
+ADMIN_ONLY = {401: ProblemModel, 403: ProblemModel}
 
 PRODUCT = "/<uuid:product_id>"
 
@@ -73,7 +77,8 @@ def get_product(path: ProductPath) -> Response:
     return _product(product)
 
 
-@bp.post("", responses={201: ProductOut})
+@bp.post("", responses={201: ProductOut, **ADMIN_ONLY}, security=SECURITY)
+@require_role("admin")
 def create_product(body: ProductCreate) -> Response:
     product = service.create_product(current_database(), body.model_dump())
     response = _product(product, 201)
@@ -81,7 +86,9 @@ def create_product(body: ProductCreate) -> Response:
     return response
 
 
-@bp.patch(PRODUCT, responses={200: ProductOut, 404: ProblemModel, 412: ProblemModel})
+@bp.patch(PRODUCT, responses={200: ProductOut, 404: ProblemModel, 412: ProblemModel,
+                              **ADMIN_ONLY}, security=SECURITY)
+@require_role("admin")
 def update_product(path: ProductPath, body: ProductPatch) -> Response:
     """Change some fields; ``If-Match`` with the ETag guards against lost updates."""
     changes = body.model_dump(exclude_unset=True)
@@ -89,13 +96,17 @@ def update_product(path: ProductPath, body: ProductPatch) -> Response:
     return _product(product)
 
 
-@bp.delete(PRODUCT, responses={204: None, 404: ProblemModel, 412: ProblemModel})
+@bp.delete(PRODUCT, responses={204: None, 404: ProblemModel, 412: ProblemModel, **ADMIN_ONLY},
+           security=SECURITY)
+@require_role("admin")
 def delete_product(path: ProductPath) -> Response:
     service.delete_product(current_database(), path.product_id, _if_match())
     return Response(status=204)
 
 
-@bp.post(PRODUCT + "/stock", responses={200: StockLevel, 404: ProblemModel, 409: ProblemModel})
+@bp.post(PRODUCT + "/stock", responses={200: StockLevel, 404: ProblemModel, 409: ProblemModel,
+                                        **ADMIN_ONLY}, security=SECURITY)
+@require_role("admin")
 def change_stock(path: ProductPath, body: StockChange) -> Response:
     """Adjust stock by ``delta`` or set it to ``quantity``; never below zero (409)."""
     product = service.change_stock(current_database(), path.product_id, delta=body.delta,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from flotilla.settings import KitSettings, sqlite_url
+from flotilla.auth import AuthSettings
+from flotilla.settings import sqlite_url
 
 
-class CatalogSettings(KitSettings):
+class CatalogSettings(AuthSettings):
     database_url: str = Field(default_factory=lambda: sqlite_url("catalog"),
                               validation_alias="CATALOG_DATABASE_URL")

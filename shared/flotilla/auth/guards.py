@@ -34,6 +34,7 @@ SECURITY_SCHEMES: dict[str, object] = {
 }
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 REALM = 'Bearer realm="flotilla"'
+_REQUIRES = "__flotilla_requires__"
 
 
 def init_app(app: Flask, settings: AuthSettings, key_source: KeySource | None = None) -> TokenVerifier:
@@ -44,6 +45,14 @@ def init_app(app: Flask, settings: AuthSettings, key_source: KeySource | None = 
     verifier = TokenVerifier(source, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                              leeway=settings.jwt_leeway)
     app.extensions["flotilla_auth"] = verifier
+
+    @app.before_request
+    def _check_guarded_view() -> None:
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        roles = getattr(view, _REQUIRES, None)
+        if roles is not None:
+            _admit(roles)
+
     return verifier
 
 
@@ -85,29 +94,34 @@ def current_caller() -> Caller:
     return caller
 
 
-def require_user(view: F) -> F:
-    """Let any authenticated caller through (401 otherwise)."""
+def _admit(roles: tuple[str, ...]) -> Caller:
+    """The authenticated caller (once per request), holding one of ``roles`` if any are named."""
+    caller: Caller = g.get("flotilla_caller") or authenticate()
+    if roles and not caller.roles & set(roles):
+        raise Problem(403, f"This needs the role {' or '.join(roles)}.",
+                      headers={"WWW-Authenticate": REALM + ', error="insufficient_scope"'})
+    return caller
 
+
+def _guard(view: F, roles: tuple[str, ...]) -> F:
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        authenticate()
+        _admit(roles)
         return view(*args, **kwargs)
 
+    # flask-openapi3 copies this onto the view it registers, so the before-request hook
+    # can refuse the caller before the body is validated (401/403 before 422).
+    setattr(guarded, _REQUIRES, roles)
     return guarded  # type: ignore[return-value]
+
+
+def require_user(view: F) -> F:
+    """Let any authenticated caller through (401 otherwise)."""
+    return _guard(view, ())
 
 
 def require_role(*roles: str) -> Callable[[F], F]:
     """Let through callers holding any of ``roles`` (401 without a good token, 403 without the role)."""
-
-    def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            caller = authenticate()
-            if not caller.roles & set(roles):
-                raise Problem(403, f"This needs the role {' or '.join(roles)}.",
-                              headers={"WWW-Authenticate": REALM + ', error="insufficient_scope"'})
-            return view(*args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
-
-    return decorate
+    if not roles:
+        raise ValueError("require_role needs at least one role")
+    return lambda view: _guard(view, roles)
