@@ -44,6 +44,10 @@ def create_service_app(
     incoming.init_app(app, settings.max_body_bytes)
     problems.init_app(app, exceptions)
     app.register_blueprint(health.bp)
+    if settings.amqp_url:
+        from flotilla.events.health import broker_check
+
+        health.add_readiness_check(app, "broker", broker_check(settings.amqp_url))
     metrics.init_app(app, name)
 
     def openapi_document() -> ResponseReturnValue:

@@ -32,6 +32,8 @@ class KitSettings(BaseSettings):
     )
     log_format: Literal["json", "console"] = Field("json", validation_alias="LOG_FORMAT")
     max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias="MAX_BODY_BYTES")
+    #: When set, ``/health/ready`` also checks the broker (the worker has its own default).
+    amqp_url: str | None = Field(None, validation_alias="AMQP_URL")
 
 
 def load_settings(cls: type[S], **overrides: object) -> S:

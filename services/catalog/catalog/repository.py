@@ -26,8 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, registry
 
+from catalog.events import registry as events
 from catalog.model import Product
 from flotilla.db import Database, UTCDateTime
+from flotilla.events import Outbox, outbox_table
 
 metadata = MetaData()
 
@@ -47,6 +49,9 @@ products = Table(
     CheckConstraint("price_cents >= 0", name="ck_products_price_not_negative"),
     Index("ix_products_listing", "created_at", "id"),
 )
+
+#: Events to other services, written in the same transaction as the change they announce.
+outbox = outbox_table(metadata)
 
 _mappers = registry(metadata=metadata)
 
@@ -121,6 +126,7 @@ class UnitOfWork:
     """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error."""
 
     products: ProductRepository
+    outbox: Outbox
 
     def __init__(self, db: Database, *, write: bool = False) -> None:
         self._db = db
@@ -130,6 +136,7 @@ class UnitOfWork:
         self._cm = self._db.session(write=self._write)
         self.session = self._cm.__enter__()
         self.products = ProductRepository(self.session)
+        self.outbox = Outbox(self.session, outbox, events.source)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from catalog.events import ProductCreated, ProductDeleted, ProductUpdated
 from catalog.model import Product, ProductNotFound
 from catalog.repository import ProductFilter, UnitOfWork, encode_cursor
 from flotilla.db import Database
@@ -40,6 +41,8 @@ def create_product(db: Database, fields: Mapping[str, Any]) -> Product:
     product = Product(**fields)
     with UnitOfWork(db, write=True) as uow:
         uow.products.add(product)
+        uow.session.flush()
+        uow.outbox.add(ProductCreated.of(product), product.id)
     return product
 
 
@@ -49,7 +52,10 @@ def update_product(db: Database, product_id: uuid.UUID, changes: Mapping[str, An
         product = _for_update(uow, product_id)
         product.check_precondition(if_match)
         if changes:
+            changed = [name for name, value in changes.items() if getattr(product, name) != value]
             product.change(**changes)
+            uow.session.flush()  # bumps the version the event reports
+            uow.outbox.add(ProductUpdated.of(product, changed), product.id)
     return product
 
 
@@ -59,6 +65,7 @@ def delete_product(db: Database, product_id: uuid.UUID,
         product = _for_update(uow, product_id)
         product.check_precondition(if_match)
         product.delete()
+        uow.outbox.add(ProductDeleted(product_id=product.id, deleted_at=product.deleted_at), product.id)
 
 
 def change_stock(db: Database, product_id: uuid.UUID, *, delta: int | None = None,

@@ -1,0 +1,23 @@
+"""``catalog-worker``: relays catalog's outbox (and, later, consumes what catalog handles)."""
+
+from __future__ import annotations
+
+from catalog.config import CatalogSettings
+from catalog.events import registry
+from catalog.repository import outbox
+from flotilla.db import Database
+from flotilla.events.cli import worker_cli
+from flotilla.events.settings import EventSettings
+from flotilla.events.worker import WorkerSpec
+from flotilla.logs import configure_logging
+from flotilla.settings import load_settings
+
+
+def build() -> WorkerSpec:
+    settings = load_settings(EventSettings)
+    configure_logging(settings.log_level, settings.log_format, service="catalog-worker")
+    db = Database(load_settings(CatalogSettings).database_url)
+    return WorkerSpec(registry=registry, db=db, settings=settings, outbox=outbox)
+
+
+main = worker_cli(build)

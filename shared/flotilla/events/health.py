@@ -1,0 +1,19 @@
+"""A readiness check for the broker: an AMQP handshake that must finish within a second or two."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pika
+
+
+def broker_check(url: str, timeout: float = 2.0) -> Callable[[], None]:
+    def check() -> None:
+        params = pika.URLParameters(url)
+        params.socket_timeout = timeout
+        params.blocked_connection_timeout = timeout
+        params.stack_timeout = timeout
+        params.connection_attempts = 1
+        pika.BlockingConnection(params).close()
+
+    return check
