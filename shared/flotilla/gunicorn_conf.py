@@ -31,6 +31,9 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = None  # the apps log each request themselves, with the request id
 errorlog = "-"
+# Several gunicorns share a machine (every service, every test): one default control
+# socket in $HOME would be fought over, and nothing here uses gunicornc.
+control_socket_disable = True
 
 # Metrics from every worker go to one directory that /metrics aggregates. It must be
 # set before any worker imports prometheus_client, so it is decided here, in the master.
