@@ -7,6 +7,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -65,3 +69,38 @@ class TokenMinter:
                **claims: Any) -> dict[str, str]:
         """``{"Authorization": "Bearer ..."}`` for a fresh token."""
         return {"Authorization": f"Bearer {self.mint(user_id, roles, **claims)}"}
+
+
+# Forgeries, for tests that check every one of them is refused.
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _segment(obj: Mapping[str, Any]) -> str:
+    return _b64(json.dumps(dict(obj), separators=(",", ":")).encode())
+
+
+def unsigned_token(claims: Mapping[str, Any], kid: str) -> str:
+    """``alg: none``: a header and claims with an empty signature."""
+    return f"{_segment({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}."
+
+
+def hmac_with_public_key(claims: Mapping[str, Any], kid: str, public_pem: bytes) -> str:
+    """HS256 keyed with the RSA public key: the classic algorithm-confusion forgery."""
+    signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{_segment(claims)}"
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def tampered(token: str, **claims: Any) -> str:
+    """The same signature over changed claims (default: the admin role added)."""
+    header, payload, signature = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body.update(claims or {"roles": [*body.get("roles", []), "admin"]})
+    return f"{header}.{_segment(body)}.{signature}"
+
+
+def sign_rs256(claims: Mapping[str, Any], private_key: Any, kid: str) -> str:
+    """Sign ``claims`` as given (``private_key``: a key object or PEM) with a chosen kid."""
+    return jwt.encode(dict(claims), private_key, algorithm="RS256", headers={"kid": kid})
