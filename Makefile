@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-COMPONENTS := shared services/catalog services/users
+COMPONENTS := shared services/catalog services/users services/orders
 STAMP  := $(VENV)/.installed
 
 .PHONY: help run test lint unit bench deps install lock clean

@@ -1,0 +1,46 @@
+"""Orders: customers' orders and the stock-reservation saga with catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask_openapi3 import OpenAPI
+from sqlalchemy.orm.exc import StaleDataError
+
+from flotilla import auth
+from flotilla.app import create_service_app, init_database
+from flotilla.http import handlers as upstream_errors
+from flotilla.settings import load_settings
+from orders import api, cli
+from orders.catalog_client import CatalogClient
+from orders.config import OrdersSettings
+from orders.model import IdempotencyKeyReused, InvalidTransition, MixedCurrencies, OrderNotFound
+from orders.repository import start_mappers
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+#: Our exceptions, mapped to HTTP once, here (catalog's failures: 503 by flotilla.http).
+PROBLEMS: dict[type[Exception], int] = {
+    OrderNotFound: 404,
+    InvalidTransition: 409,
+    StaleDataError: 409,
+    IdempotencyKeyReused: 422,
+    MixedCurrencies: 422,
+}
+
+
+def create_app(settings: OrdersSettings | None = None, *, key_source: auth.KeySource | None = None,
+               catalog: CatalogClient | None = None) -> OpenAPI:
+    """``key_source``: token-verifying keys (default: users' JWKS); ``catalog``: the client
+    used to price orders (default: built from the environment's discovery settings)."""
+    settings = settings or load_settings(OrdersSettings)
+    app = create_service_app("orders", settings, exceptions=PROBLEMS,
+                             security_schemes=auth.SECURITY_SCHEMES)
+    start_mappers()
+    init_database(app, settings.database_url)
+    auth.init_app(app, settings, key_source)
+    upstream_errors.init_app(app)
+    app.extensions["orders_catalog"] = catalog or CatalogClient.from_settings(settings)
+    app.register_api(api.bp)
+    cli.init_app(app, MIGRATIONS)
+    return app

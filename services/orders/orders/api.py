@@ -1,0 +1,99 @@
+"""Orders' HTTP edge: parse, call one use case, choose the status.
+
+No ``from __future__ import annotations`` here: flask-openapi3 reads the view
+signatures at import time to find the request models.
+"""
+
+import re
+
+from flask import Response, current_app, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from flotilla.app import current_database
+from flotilla.auth import SECURITY, current_caller, require_user
+from flotilla.problems import Problem, ProblemModel
+from orders import service
+from orders.repository import decode_cursor
+from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderPath, OrderQuery
+
+bp = APIBlueprint("orders", __name__, url_prefix="/orders",
+                  abp_tags=[Tag(name="orders", description="Orders and their progress")],
+                  abp_responses={401: ProblemModel, 422: ProblemModel}, abp_security=SECURITY)
+
+ORDER = "/<uuid:order_id>"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, no spaces
+
+
+def _order(order: object, status: int = 200) -> Response:
+    response = jsonify(OrderOut.model_validate(order).model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get(IDEMPOTENCY_KEY, "").strip()
+    if not key:
+        raise Problem(400, "Send an Idempotency-Key header (for example a fresh UUID) with every new "
+                      "order; repeat it to retry safely.", title="Idempotency-Key missing")
+    if not _KEY_SHAPE.match(key):
+        raise Problem(422, "Idempotency-Key must be 1-200 visible ASCII characters.",
+                      title="Validation failed", slug="validation-failed",
+                      errors=[{"field": IDEMPOTENCY_KEY, "message": "1-200 visible ASCII characters"}])
+    return key
+
+
+@bp.post("", responses={202: OrderOut, 400: ProblemModel, 503: ProblemModel})
+@require_user
+def place_order(body: OrderCreate) -> Response:
+    """Place an order (202, ``pending``); catalog then reserves its stock or rejects it.
+
+    The ``Idempotency-Key`` header is required: the same key and body again return the
+    same order; the same key with another body is 422. 503 with ``Retry-After`` when
+    catalog cannot be asked (nothing is stored).
+    """
+    key = _idempotency_key()
+    items = [service.Item(i.product_id, i.quantity) for i in body.items]
+    try:
+        placed = service.place_order(current_database(), current_app.extensions["orders_catalog"],
+                                     current_caller().user_id, key, items)
+    except service.UnknownProducts as exc:
+        index = {i.product_id: n for n, i in enumerate(items)}
+        raise Problem(422, str(exc), title="Unknown products", slug="unknown-products",
+                      errors=[{"field": f"items.{index[p]}.product_id", "message": f"no product {p}"}
+                              for p in exc.product_ids]) from None
+    response = _order(placed.order, 202)
+    response.headers["Location"] = f"{request.root_path}/orders/{placed.order.id}"
+    return response
+
+
+@bp.get("", responses={200: OrderPage})
+@require_user
+def list_orders(query: OrderQuery) -> Response:
+    """The caller's orders, oldest first, a page at a time; administrators see everyone's."""
+    after = None
+    if query.cursor:
+        try:
+            after = decode_cursor(query.cursor)
+        except ValueError:
+            raise Problem(422, "The cursor is not one this API issued.", title="Validation failed",
+                          errors=[{"field": "cursor", "message": "invalid cursor"}],
+                          slug="validation-failed") from None
+    page = service.list_orders(current_database(), current_caller(), status=query.status,
+                               limit=query.limit, after=after)
+    body = OrderPage(items=[OrderOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor)
+    return jsonify(body.model_dump(mode="json"))
+
+
+@bp.get(ORDER, responses={200: OrderOut, 404: ProblemModel})
+@require_user
+def get_order(path: OrderPath) -> Response:
+    """One order; another customer's order is 404."""
+    return _order(service.get_order(current_database(), current_caller(), path.order_id))
+
+
+@bp.post(ORDER + "/cancel", responses={200: OrderOut, 404: ProblemModel, 409: ProblemModel})
+@require_user
+def cancel_order(path: OrderPath) -> Response:
+    """Cancel a pending or confirmed order (its stock is released); 409 when already final."""
+    return _order(service.cancel_order(current_database(), current_caller(), path.order_id))

@@ -1,0 +1,182 @@
+"""Orders' tables, their mapping onto the model, the repository and the unit of work."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    and_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, registry, relationship
+
+from flotilla.db import Database, UTCDateTime
+from flotilla.events import Outbox, inbox_table, outbox_table
+from orders.model import Order, OrderLine, OrderStatus
+
+SOURCE = "/flotilla/orders"
+
+metadata = MetaData()
+
+orders = Table(
+    "orders", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_idempotency_key"),
+    CheckConstraint("status IN ('pending', 'confirmed', 'rejected', 'cancelled')",
+                    name="ck_orders_status"),
+    Index("ix_orders_user_listing", "user_id", "created_at", "id"),
+    Index("ix_orders_listing", "created_at", "id"),
+    Index("ix_orders_status_created", "status", "created_at"),
+)
+
+order_lines = Table(
+    "order_lines", metadata,
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("product_id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    UniqueConstraint("order_id", "product_id", name="uq_order_lines_product"),
+    CheckConstraint("quantity > 0", name="ck_order_lines_quantity_positive"),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+
+_mappers = registry(metadata=metadata)
+
+
+def start_mappers() -> None:
+    """Map the model onto the tables, once per process."""
+    if not _mappers.mappers:
+        _mappers.map_imperatively(OrderLine, order_lines)
+        _mappers.map_imperatively(Order, orders, version_id_col=orders.c.version, properties={
+            "lines": relationship(OrderLine, order_by=order_lines.c.line_no, lazy="selectin",
+                                  cascade="all, delete-orphan"),
+        })
+
+
+def encode_cursor(order: Order) -> str:
+    raw = json.dumps([order.created_at.isoformat(), str(order.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ``ValueError`` for anything this module did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, oid = json.loads(raw)
+        return datetime.fromisoformat(created), uuid.UUID(oid)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError("not a cursor this API issued") from exc
+
+
+class OrderRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, order: Order) -> None:
+        self.session.add(order)
+
+    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        stmt = select(Order).where(orders.c.id == order_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def by_idempotency_key(self, user_id: uuid.UUID, key: str) -> Order | None:
+        stmt = select(Order).where(orders.c.user_id == user_id, orders.c.idempotency_key == key)
+        return self.session.scalars(stmt).one_or_none()
+
+    def page(self, user_id: uuid.UUID | None, status: str | None, limit: int,
+             after: tuple[datetime, uuid.UUID] | None) -> list[Order]:
+        """Up to ``limit`` orders (of ``user_id``, or everyone's) in (created_at, id) order."""
+        c = orders.c
+        stmt = select(Order)
+        if user_id is not None:
+            stmt = stmt.where(c.user_id == user_id)
+        if status is not None:
+            stmt = stmt.where(c.status == status)
+        if after is not None:
+            created, oid = after
+            stmt = stmt.where(or_(c.created_at > created, and_(c.created_at == created, c.id > oid)))
+        return list(self.session.scalars(stmt.order_by(c.created_at, c.id).limit(limit)))
+
+    def live_ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        c = orders.c
+        stmt = select(c.id).where(c.user_id == user_id,
+                                  c.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]))
+        return list(self.session.scalars(stmt))
+
+    def pending_ids_before(self, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+        c = orders.c
+        stmt = (select(c.id).where(c.status == OrderStatus.PENDING, c.created_at < cutoff)
+                .order_by(c.created_at).limit(limit))
+        return list(self.session.scalars(stmt))
+
+
+class UnitOfWork:
+    """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error.
+
+    Events go to ``uow.outbox`` and commit with the orders they announce. The consumer
+    hands its own session in (``UnitOfWork.of(session)``) so a handler joins its transaction.
+    """
+
+    orders: OrderRepository
+    outbox: Outbox
+
+    def __init__(self, db: Database | None, *, write: bool = False) -> None:
+        self._db = db
+        self._write = write
+        self._cm = None
+
+    @classmethod
+    def of(cls, session: Session) -> UnitOfWork:
+        uow = cls(None)
+        uow._bind(session)
+        return uow
+
+    def _bind(self, session: Session) -> None:
+        self.session = session
+        self.orders = OrderRepository(session)
+        self.outbox = Outbox(session, outbox, SOURCE)
+
+    def __enter__(self) -> UnitOfWork:
+        assert self._db is not None
+        self._cm = self._db.session(write=self._write)
+        self._bind(self._cm.__enter__())
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._cm is not None
+        self._cm.__exit__(exc_type, exc, tb)

@@ -1,0 +1,136 @@
+"""Orders' use cases. They take plain values and collaborators, never a request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from flotilla.auth import Caller
+from flotilla.db import Database
+from orders.catalog_client import CatalogClient
+from orders.events import OrderCancelled, OrderPlaced, PlacedLine
+from orders.model import IdempotencyKeyReused, Order, OrderLine, OrderNotFound
+from orders.repository import UnitOfWork, encode_cursor
+
+
+class UnknownProducts(Exception):
+    """Some ordered products do not exist (or were deleted)."""
+
+    def __init__(self, product_ids: Sequence[uuid.UUID]) -> None:
+        self.product_ids = list(product_ids)
+        super().__init__("Unknown products: " + ", ".join(str(p) for p in self.product_ids) + ".")
+
+
+@dataclass(frozen=True)
+class Item:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: Order
+    created: bool  # False when the Idempotency-Key named an order placed before
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Order]
+    next_cursor: str | None
+
+
+def request_hash(items: Sequence[Item]) -> str:
+    """A fingerprint of the request body, to tell a retry from a different request."""
+    canonical = json.dumps([[str(i.product_id), i.quantity] for i in items], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(existing: Order, fingerprint: str) -> Placed:
+    if existing.request_hash != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for a different order; use a new key for a new order.")
+    return Placed(existing, created=False)
+
+
+def place_order(db: Database, catalog: CatalogClient, user_id: uuid.UUID, key: str,
+                items: Sequence[Item]) -> Placed:
+    """Price the items from catalog, store the order ``pending`` and announce ``order.placed``.
+
+    Nothing is stored when catalog cannot answer (``UpstreamUnavailable`` propagates).
+    """
+    fingerprint = request_hash(items)
+    with UnitOfWork(db) as uow:
+        existing = uow.orders.by_idempotency_key(user_id, key)
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    products = catalog.products([i.product_id for i in items])
+    missing = [i.product_id for i in items if i.product_id not in products]
+    if missing:
+        raise UnknownProducts(missing)
+    lines = [OrderLine(product_id=i.product_id, quantity=i.quantity, name=products[i.product_id].name,
+                       price_cents=products[i.product_id].price_cents,
+                       currency=products[i.product_id].currency) for i in items]
+    order = Order.place(user_id, lines, key, fingerprint)
+    try:
+        with UnitOfWork(db, write=True) as uow:
+            uow.orders.add(order)
+            uow.session.flush()
+            uow.outbox.add(placed_event(order), order.id)
+    except IntegrityError:  # the same key raced us; the first request won
+        with UnitOfWork(db) as uow:
+            existing = uow.orders.by_idempotency_key(user_id, key)
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+    return Placed(order, created=True)
+
+
+def placed_event(order: Order) -> OrderPlaced:
+    return OrderPlaced(
+        order_id=order.id, user_id=order.user_id, total_cents=order.total_cents,
+        currency=order.currency, placed_at=order.created_at,
+        lines=[PlacedLine(product_id=li.product_id, quantity=li.quantity, name=li.name,
+                          price_cents=li.price_cents, currency=li.currency) for li in order.lines])
+
+
+def _visible(uow: UnitOfWork, caller: Caller, order_id: uuid.UUID, *, for_update: bool = False) -> Order:
+    order = uow.orders.get(order_id, for_update=for_update)
+    if order is None or not order.visible_to(caller.user_id, caller.is_admin):
+        raise OrderNotFound(order_id)  # another user's order is not found, not forbidden
+    return order
+
+
+def get_order(db: Database, caller: Caller, order_id: uuid.UUID) -> Order:
+    with UnitOfWork(db) as uow:
+        return _visible(uow, caller, order_id)
+
+
+def list_orders(db: Database, caller: Caller, *, status: str | None, limit: int,
+                after: tuple[datetime, uuid.UUID] | None = None) -> Page:
+    """The caller's orders; an admin's listing holds everyone's."""
+    owner = None if caller.is_admin else caller.user_id
+    with UnitOfWork(db) as uow:
+        rows = uow.orders.page(owner, status, limit + 1, after)
+    items = rows[:limit]
+    return Page(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+
+
+def cancel(uow: UnitOfWork, order: Order, reason: str) -> None:
+    """Cancel ``order`` and ask catalog to release what it holds, in ``uow``'s transaction."""
+    order.cancel(reason)
+    uow.outbox.add(OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason), order.id)
+
+
+def cancel_order(db: Database, caller: Caller, order_id: uuid.UUID) -> Order:
+    """Cancel on behalf of the owner (or an admin); ``InvalidTransition`` when already final."""
+    with UnitOfWork(db, write=True) as uow:
+        order = _visible(uow, caller, order_id, for_update=True)
+        who = "the customer" if order.user_id == caller.user_id else "an administrator"
+        cancel(uow, order, f"cancelled by {who}")
+    return order
