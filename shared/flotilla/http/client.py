@@ -2,8 +2,9 @@
 
 - one pooled keep-alive ``httpx.Client`` (thread-safe) per process, shared by clients;
 - a deadline per call (``timeout``) that every attempt, back-off included, fits in;
-- retries with full-jitter back-off, for idempotent methods only (and, for any method,
-  when the connection was refused: nothing was sent), limited by a :class:`RetryBudget`;
+- retries with full-jitter back-off, for idempotent methods only, limited by a
+  :class:`RetryBudget`; a refused connection (nothing was sent) moves on to another
+  instance at once, for any method, without spending the budget;
 - round-robin over the instances discovery returns, skipping those whose
   :class:`CircuitBreaker` is open (half-open ones get one probe);
 - ``X-Request-ID`` from :mod:`flotilla.context` and the caller's ``Authorization`` passed on.
@@ -23,7 +24,7 @@ import httpx
 
 from flotilla.context import current_request_id
 from flotilla.discovery import Discovery, DiscoveryError, Instance
-from flotilla.http.breaker import BreakerRegistry
+from flotilla.http.breaker import OPEN, BreakerRegistry
 from flotilla.http.budget import RetryBudget
 from flotilla.http.errors import (
     CircuitOpen,
@@ -91,8 +92,11 @@ class ServiceClient:
             raise UpstreamUnavailable(self.service, str(exc), retry_after=2) from exc
         if not found:
             raise UpstreamUnavailable(self.service, "no healthy instance is known", retry_after=2)
-        start = next(self._turn) % len(found)
-        return found[start:] + found[:start]
+        # Instances whose breaker is open sit out of the rotation, so their share is spread
+        # evenly over the others instead of all landing on their neighbour.
+        live = [i for i in found if self.breakers.get(i.url).state != OPEN] or found
+        start = next(self._turn) % len(live)
+        return live[start:] + live[:start] + [i for i in found if i not in live]
 
     def _choose(self, order: list[Instance], tried: set[str]) -> Instance | None:
         for inst in sorted(order, key=lambda i: i.id in tried):  # untried first, order kept
@@ -128,6 +132,8 @@ class ServiceClient:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 breaker.record_failure()
                 last_error, retryable = exc, True  # nothing reached the upstream
+                if any(i.id not in tried for i in order) and attempt + 1 < self.policy.attempts:
+                    continue  # another instance, at once, without spending the budget: no extra load
             except httpx.TransportError as exc:  # read timeouts, resets, protocol errors
                 breaker.record_failure()
                 last_error = exc

@@ -1,0 +1,73 @@
+"""``GET /api/v1/orders/{id}?expand=products``: the order, each line with its current product.
+
+Products are fetched from catalog in parallel. When catalog is slow, failing or its
+breakers are open, the order is still returned: lines whose product could not be
+fetched get ``"product": null`` and the body says ``"expanded": "partial"``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from concurrent.futures import Executor, wait
+from typing import Any
+
+from flask import Flask, Response, current_app, json, request
+
+from flotilla.http import UpstreamError
+from gateway import proxy
+from gateway.routes import match
+
+log = logging.getLogger(__name__)
+
+MAX_PRODUCTS = 50
+
+
+def _fetch_product(product_id: str, headers: dict[str, str], timeout: float) -> dict[str, Any] | None:
+    try:
+        found = proxy.client("catalog").get_json(f"/products/{product_id}", headers=headers,
+                                                 timeout=timeout)
+        return found if isinstance(found, dict) else None
+    except UpstreamError as exc:
+        log.info("order expansion: product %s not fetched: %s", product_id, exc)
+        return None
+
+
+def expand_products(order: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    items = order.get("items") or []
+    ids = list(dict.fromkeys(str(i.get("product_id")) for i in items if isinstance(i, dict)))[:MAX_PRODUCTS]
+    timeout = proxy.settings().route_timeouts.get("products", 3.0)
+    pool: Executor = current_app.extensions["gateway_pool"]
+    futures = {pid: pool.submit(contextvars.copy_context().run, _fetch_product, pid, headers, timeout)
+               for pid in ids}
+    wait(list(futures.values()), timeout=timeout + 0.5)
+    products = {pid: f.result() if f.done() else None for pid, f in futures.items()}
+    for item in items:
+        if isinstance(item, dict):
+            item["product"] = products.get(str(item.get("product_id")))
+    complete = all(p is not None for p in products.values())
+    return {**order, "expanded": "complete" if complete else "partial"}
+
+
+def order_expanded(order_id: uuid.UUID) -> Response:
+    if request.args.get("expand") != "products":
+        return proxy.forward(f"orders/{order_id}")
+    path = f"/orders/{order_id}"
+    route = match(path)
+    assert route is not None
+    headers = proxy.outgoing_headers()
+    upstream = proxy.client(route.service).request(
+        "GET", path, headers=headers, timeout=proxy.settings().route_timeouts.get("orders", 10.0))
+    if upstream.status_code != 200:
+        return proxy.to_flask(upstream)
+    body = expand_products(upstream.json(), headers)
+    response = proxy.to_flask(upstream)
+    response.set_data(json.dumps(body))
+    response.mimetype = "application/json"
+    return response
+
+
+def init_app(app: Flask, limit: Any) -> None:
+    app.add_url_rule("/api/v1/orders/<uuid:order_id>", "order_expanded", limit(order_expanded),
+                     methods=["GET"])

@@ -1,0 +1,33 @@
+"""The gateway's settings, from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from flotilla.auth import AuthSettings
+
+
+class GatewaySettings(AuthSettings):
+    #: Seconds each route's upstream call may take, retries included (key: first path segment).
+    route_timeouts: dict[str, float] = Field(
+        default_factory=lambda: {"auth": 5.0, "users": 5.0, "products": 3.0, "orders": 10.0},
+        validation_alias="GATEWAY_ROUTE_TIMEOUTS")
+    #: Flask-Limiter strings, per user (or client address when anonymous).
+    rate_limit: str = Field("1200/minute", validation_alias="GATEWAY_RATE_LIMIT")
+    auth_rate_limit: str = Field("10/minute", validation_alias="GATEWAY_AUTH_RATE_LIMIT")
+    #: Rate-limit counters in Redis (shared by every replica) when set, else in memory.
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    cors_origins: str = Field("", validation_alias="GATEWAY_CORS_ORIGINS")
+    #: Host names the gateway answers to (comma-separated); empty: any well-formed one.
+    allowed_hosts: str = Field("", validation_alias="GATEWAY_ALLOWED_HOSTS")
+    #: Proxies in front of us whose X-Forwarded-* we trust (1 behind our nginx).
+    trusted_proxies: int = Field(0, ge=0, le=5, validation_alias="GATEWAY_TRUSTED_PROXIES")
+    breaker_failures: int = Field(5, ge=1, validation_alias="GATEWAY_BREAKER_FAILURES")
+    breaker_reset_seconds: float = Field(5.0, gt=0, validation_alias="GATEWAY_BREAKER_RESET_SECONDS")
+    retry_ratio: float = Field(0.2, ge=0, le=1, validation_alias="GATEWAY_RETRY_RATIO")
+    openapi_cache_seconds: float = Field(30.0, ge=0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
+    #: Check bearer tokens at the edge (401 for bad ones); services check them again.
+    authenticate: bool = Field(True, validation_alias="GATEWAY_AUTHENTICATE")
+
+    def csv(self, value: str) -> list[str]:
+        return [v.strip() for v in value.split(",") if v.strip()]

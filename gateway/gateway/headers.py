@@ -1,0 +1,86 @@
+"""Headers across the gateway: hop-by-hop ones stripped both ways, X-Forwarded-* and
+W3C trace context set on the way in, security headers on the way out."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+
+from flask import Request, Response
+
+from gateway.routes import PUBLIC_PREFIX, public_location
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
+#: Never copied to the upstream: we set them ourselves, or they describe this hop only.
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding", "forwarded",
+                              "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                              "x-forwarded-prefix", "x-forwarded-port", "x-real-ip",
+                              "traceparent", "x-request-id"}
+#: Never copied back: werkzeug/gunicorn set their own, and bodies arrive decoded.
+NOT_RETURNED = HOP_BY_HOP | {"content-length", "content-encoding", "server", "date"}
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+
+
+def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
+    listed: set[str] = set()
+    for key, value in headers:
+        if key.lower() == "connection":
+            listed |= {t.strip().lower() for t in value.split(",")}
+    return listed
+
+
+def next_traceparent(incoming: str | None) -> str:
+    """Continue the caller's trace with a new span id, or start a new trace."""
+    found = _TRACEPARENT.match((incoming or "").strip().lower())
+    if found and found.group(1) != "0" * 32 and found.group(2) != "0" * 16:
+        trace_id, flags = found.group(1), found.group(3)
+    else:
+        trace_id, flags = secrets.token_hex(16), "00"
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+
+
+def upstream_headers(req: Request, request_id: str, peer: str, trusted_proxies: int) -> dict[str, str]:
+    drop = NOT_FORWARDED | _connection_listed(req.headers.items())
+    out = {k: v for k, v in req.headers.items() if k.lower() not in drop}
+    chain = req.headers.get("X-Forwarded-For", "") if trusted_proxies else ""
+    out["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
+    out["X-Forwarded-Proto"] = req.scheme
+    out["X-Forwarded-Host"] = req.host
+    out["X-Forwarded-Prefix"] = PUBLIC_PREFIX
+    out["X-Request-ID"] = request_id
+    out["traceparent"] = next_traceparent(req.headers.get("traceparent"))
+    return out
+
+
+def client_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    pairs = list(upstream)
+    drop = NOT_RETURNED | _connection_listed(pairs)
+    out = []
+    for key, value in pairs:
+        if key.lower() in drop:
+            continue
+        out.append((key, public_location(value) if key.lower() == "location" else value))
+    return out
+
+
+def add_security_headers(response: Response, path: str, secure: bool) -> Response:
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    if path.startswith("/docs"):
+        response.headers["Content-Security-Policy"] = DOCS_CSP
+    if secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
