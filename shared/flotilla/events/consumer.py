@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ class Consumer:
         self.service = applier.service
         self.after_commit = after_commit
         self.connected = False
+        self.declared = threading.Event()  # the queues exist (set once, on first connection)
         self._buffer: collections.deque[Delivery] = collections.deque()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"{self.service}-handler")
 
@@ -70,6 +72,7 @@ class Consumer:
             channel = conn.channel()
             topo.declare_service(channel, self.service, self.applier.routing_keys,
                                  self.settings.retry_delays_ms)
+            self.declared.set()
             channel.basic_qos(prefetch_count=self.settings.prefetch)
             out = conn.channel()
             out.confirm_delivery()
@@ -89,9 +92,12 @@ class Consumer:
                 delivery: Delivery) -> None:
         method, props, body = delivery
         future = self._executor.submit(self.applier.apply, props.message_id, body)
-        while not future.done():  # heartbeats stay alive while the handler works
-            conn.process_data_events(time_limit=0.05)
-        outcome = future.result()
+        while True:
+            try:
+                outcome = future.result(timeout=0.05)
+                break
+            except FutureTimeout:  # a slow handler: keep heartbeats (and deliveries) flowing
+                conn.process_data_events(time_limit=0)
         if outcome.kind in ("applied", "duplicate"):
             if self.after_commit is not None:
                 self.after_commit(outcome)

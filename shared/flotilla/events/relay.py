@@ -32,9 +32,12 @@ BeforePublish = Callable[[Sequence[Row[Any]]], None]
 
 class Relay:
     def __init__(self, db: Database, table: Table, settings: EventSettings, metrics: WorkerMetrics,
-                 *, before_publish: BeforePublish | None = None) -> None:
+                 *, before_publish: BeforePublish | None = None,
+                 start_after: threading.Event | None = None) -> None:
         self.db, self.table, self.settings, self.metrics = db, table, settings, metrics
         self.before_publish = before_publish
+        #: Set once this worker's own queues exist, so its first events are not dropped unrouted.
+        self.start_after = start_after
         self.publisher = ConfirmingPublisher(settings.amqp_url, heartbeat=settings.heartbeat_s)
 
     @property
@@ -44,6 +47,9 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         """Relay until ``stop`` is set, reconnecting with back-off."""
         backoff = 0.2
+        while self.start_after is not None and not self.start_after.wait(0.2):
+            if stop.is_set():
+                return
         while not stop.is_set():
             try:
                 if not self.publisher.is_ready:

@@ -54,16 +54,17 @@ class Worker:
         self.metrics = WorkerMetrics(spec.service)
         self.relay: Relay | None = None
         self.consumer: Consumer | None = None
-        if spec.outbox is not None:
-            outbox = spec.outbox
-            self.relay = Relay(spec.db, outbox, spec.settings, self.metrics,
-                               before_publish=spec.before_publish)
-            self.metrics.watch_backlog(lambda: backlog(spec.db, outbox))
         if spec.registry.consumed:
             if spec.inbox is None:
                 raise ValueError(f"{spec.service} consumes events but has no inbox table")
             self.consumer = Consumer(Applier(spec.db, spec.registry, spec.inbox), spec.settings,
                                      self.metrics, after_commit=spec.after_commit)
+        if spec.outbox is not None:
+            outbox = spec.outbox
+            self.relay = Relay(spec.db, outbox, spec.settings, self.metrics,
+                               before_publish=spec.before_publish,
+                               start_after=self.consumer.declared if self.consumer else None)
+            self.metrics.watch_backlog(lambda: backlog(spec.db, outbox))
 
     def checks(self) -> dict[str, Callable[[], Any]]:
         checks: dict[str, Callable[[], Any]] = {"database": self.spec.db.ping}
@@ -75,6 +76,7 @@ class Worker:
         return checks
 
     def run(self) -> int:
+        logging.getLogger("pika").setLevel(max(logging.WARNING, logging.getLogger().level))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         server = WorkerHTTPServer(self.spec.settings.worker_host, self.spec.settings.worker_port,

@@ -3,6 +3,8 @@
 ``postgres_server``: one real PostgreSQL for the session, started on first use.
 ``database_url``: parametrised over ``sqlite`` and ``postgresql``, a fresh empty
 database per test; tests that use it run once on each backend.
+``rabbitmq_server``: one real RabbitMQ node for the session (about 6 s to boot),
+started on first use; tests keep apart by service and routing-key names.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from flotilla.testing.postgres import PostgresServer
+from flotilla.testing.rabbitmq import RabbitMQServer
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -24,6 +27,15 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server() -> Iterator[RabbitMQServer]:
+    server = RabbitMQServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(params=BACKENDS)
