@@ -7,7 +7,7 @@ from pathlib import Path
 from flask_openapi3 import OpenAPI
 from sqlalchemy.orm.exc import StaleDataError
 
-from catalog import api, cli
+from catalog import api, audit, cli, ledger
 from catalog.config import CatalogSettings
 from catalog.model import InsufficientStock, ProductNotFound, VersionMismatch
 from catalog.repository import start_mappers
@@ -33,8 +33,10 @@ def create_app(settings: CatalogSettings | None = None, *,
     app = create_service_app("catalog", settings, exceptions=PROBLEMS,
                              security_schemes=auth.SECURITY_SCHEMES)
     start_mappers()
+    ledger.install()  # every stock change leaves a ledger row
     init_database(app, settings.database_url)
     auth.init_app(app, settings, key_source)
     app.register_api(api.bp)
+    audit.init_app(app)
     cli.init_app(app, MIGRATIONS)
     return app

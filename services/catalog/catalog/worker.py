@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from catalog.config import CatalogSettings
-from catalog.events import registry
+from catalog.handlers import inbox, registry  # registry with the saga's handlers
 from catalog.repository import outbox
 from flotilla.db import Database
 from flotilla.events.cli import worker_cli
@@ -17,7 +17,7 @@ def build() -> WorkerSpec:
     settings = load_settings(EventSettings)
     configure_logging(settings.log_level, settings.log_format, service="catalog-worker")
     db = Database(load_settings(CatalogSettings).database_url)
-    return WorkerSpec(registry=registry, db=db, settings=settings, outbox=outbox)
+    return WorkerSpec(registry=registry, db=db, settings=settings, outbox=outbox, inbox=inbox)
 
 
 main = worker_cli(build)

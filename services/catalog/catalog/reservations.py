@@ -1,0 +1,143 @@
+"""Stock reservations for orders: every line or none, keyed by order id, in one transaction.
+
+A reservation row is the catalog's memory of an order:
+
+- ``reserved``: its lines' stock is held (taken off ``products.stock``);
+- ``rejected``: not every line could be held, nothing was taken;
+- ``released``: it was held, then given back when the order was cancelled;
+- ``void``: the cancellation arrived before the order itself; a late ``order.placed``
+  then reserves nothing.
+
+Because the row is keyed by order id, a second ``order.placed`` or ``order.cancelled``
+for the same order (a duplicate, or one arriving out of order) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from catalog.ledger import movement
+from catalog.model import Product
+from catalog.repository import ProductRepository, metadata, products
+from flotilla.db import UTCDateTime, utcnow
+
+RESERVED, REJECTED, RELEASED, VOID = "reserved", "rejected", "released", "void"
+
+reservations = Table(
+    "reservations", metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('reserved', 'rejected', 'released', 'void')", name="ck_reservations_status"),
+)
+
+reservation_lines = Table(
+    "reservation_lines", metadata,
+    Column("order_id", Uuid, ForeignKey("reservations.order_id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", Uuid, primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="ck_reservation_lines_quantity_positive"),
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    product_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What ``reserve`` decided; ``None`` from it means the order was decided before."""
+
+    reserved: bool
+    lines: list[Line]
+    refusals: list[Refusal]
+
+
+def _status(session: Session, order_id: uuid.UUID) -> str | None:
+    stmt = select(reservations.c.status).where(reservations.c.order_id == order_id).with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def _record(session: Session, order_id: uuid.UUID, status: str, reason: str | None = None) -> None:
+    now = utcnow()
+    session.execute(insert(reservations).values(order_id=order_id, status=status, reason=reason,
+                                                created_at=now, updated_at=now))
+
+
+def reserve(session: Session, order_id: uuid.UUID, lines: Sequence[Line]) -> Decision | None:
+    """Hold every line or none. Products are locked in id order (no deadlocks between orders)."""
+    if _status(session, order_id) is not None:
+        return None
+    repo = ProductRepository(session)
+    ordered = sorted(lines, key=lambda li: li.product_id)
+    products: dict[uuid.UUID, Product | None] = {li.product_id: repo.get(li.product_id, for_update=True)
+                                                 for li in ordered}
+    refusals = []
+    for li in lines:
+        product = products[li.product_id]
+        if product is None:
+            refusals.append(Refusal(li.product_id, "unknown or withdrawn product"))
+        elif product.stock < li.quantity:
+            refusals.append(Refusal(li.product_id, f"insufficient stock: {li.quantity} requested, "
+                                                   f"{product.stock} available"))
+    if refusals:
+        _record(session, order_id, REJECTED, "; ".join(f"{r.product_id}: {r.reason}" for r in refusals))
+        return Decision(False, list(lines), refusals)
+    _record(session, order_id, RESERVED)
+    with movement(session, "reserve", order_id):
+        for li in ordered:
+            product = products[li.product_id]
+            assert product is not None
+            product.adjust_stock(-li.quantity)
+    session.execute(insert(reservation_lines), [
+        {"order_id": order_id, "product_id": li.product_id, "quantity": li.quantity} for li in ordered])
+    return Decision(True, list(lines), [])
+
+
+def release(session: Session, order_id: uuid.UUID) -> list[Line] | None:
+    """Give back what the order holds; the lines released, or ``None`` when nothing was held."""
+    status = _status(session, order_id)
+    if status is None:
+        _record(session, order_id, VOID, "cancelled before it was seen placed")
+        return None
+    if status != RESERVED:
+        return None
+    held = [Line(r.product_id, r.quantity) for r in session.execute(
+        select(reservation_lines.c.product_id, reservation_lines.c.quantity)
+        .where(reservation_lines.c.order_id == order_id).order_by(reservation_lines.c.product_id))]
+    with movement(session, "release", order_id):
+        for li in held:
+            # A withdrawn product's units still come back: the audit counts them.
+            stmt = select(Product).where(products.c.id == li.product_id).with_for_update()
+            product = session.scalars(stmt).one()
+            product.adjust_stock(li.quantity)
+    session.execute(update(reservations).where(reservations.c.order_id == order_id)
+                    .values(status=RELEASED, updated_at=utcnow()))
+    return held

@@ -1,0 +1,64 @@
+"""Orders' side of the saga: catalog's answers move orders on; a deleted user's orders end.
+
+Every handler runs in the consumer's transaction, with the inbox row, and is written
+so that a duplicate or late message changes nothing twice:
+
+- ``stock.reserved``: pending -> confirmed. For an order already cancelled (the
+  sweeper or the owner got there first) the reservation must not leak: a fresh
+  ``order.cancelled`` asks catalog to release it (catalog's release is idempotent).
+- ``stock.rejected``: pending -> rejected, with the reason per line.
+- ``user.deleted``: every pending or confirmed order of that user is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from flotilla.events import Envelope
+from orders.events import OrderCancelled, StockRejected, StockReserved, UserDeleted, registry
+from orders.model import Order, OrderStatus
+from orders.repository import UnitOfWork, start_mappers
+from orders.service import cancel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["registry"]
+
+
+def _locked(session: Session, order_id: object) -> tuple[UnitOfWork, Order | None]:
+    start_mappers()
+    uow = UnitOfWork.of(session)
+    return uow, uow.orders.get(order_id, for_update=True)  # type: ignore[arg-type]
+
+
+@registry.consumes(StockReserved)
+def on_stock_reserved(session: Session, envelope: Envelope, event: StockReserved) -> None:
+    uow, order = _locked(session, event.order_id)
+    if order is None:
+        log.warning("stock.reserved for unknown order %s", event.order_id)
+    elif order.status == OrderStatus.PENDING:
+        order.confirm()
+    elif order.status == OrderStatus.CANCELLED:
+        log.info("late reservation for cancelled order %s: asking catalog to release it", order.id)
+        uow.outbox.add(OrderCancelled(order_id=order.id, user_id=order.user_id,
+                                      reason=order.reason or "cancelled"), order.id)
+
+
+@registry.consumes(StockRejected)
+def on_stock_rejected(session: Session, envelope: Envelope, event: StockRejected) -> None:
+    _, order = _locked(session, event.order_id)
+    if order is not None and order.status == OrderStatus.PENDING:
+        reason = "; ".join(f"{li.product_id}: {li.reason}" for li in event.lines) or "stock not available"
+        order.reject(reason)
+
+
+@registry.consumes(UserDeleted)
+def on_user_deleted(session: Session, envelope: Envelope, event: UserDeleted) -> None:
+    start_mappers()
+    uow = UnitOfWork.of(session)
+    for order_id in uow.orders.live_ids_of_user(event.user_id):
+        order = uow.orders.get(order_id, for_update=True)
+        if order is not None and order.is_live:
+            cancel(uow, order, "the customer's account was deleted")

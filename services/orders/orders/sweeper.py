@@ -1,0 +1,51 @@
+"""The pending-timeout sweeper: an order still ``pending`` after the configured time is
+cancelled (and ``order.cancelled`` asks catalog to release anything it holds).
+
+Runs as a thread of the orders worker; several workers may sweep at once, since each
+order is re-read under a row lock and only a still-pending one is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from flotilla.db import Database, utcnow
+from orders.model import OrderStatus
+from orders.repository import UnitOfWork
+from orders.service import cancel
+
+log = logging.getLogger(__name__)
+
+
+def sweep_once(db: Database, timeout_s: float, batch: int = 100) -> int:
+    """Cancel up to ``batch`` orders pending for more than ``timeout_s``; returns how many."""
+    cutoff = utcnow() - timedelta(seconds=timeout_s)
+    reason = f"not confirmed within {timeout_s:g} seconds"
+    cancelled = 0
+    with UnitOfWork(db, write=True) as uow:
+        for order_id in uow.orders.pending_ids_before(cutoff, batch):
+            order = uow.orders.get(order_id, for_update=True)
+            if order is not None and order.status == OrderStatus.PENDING:
+                cancel(uow, order, reason)
+                cancelled += 1
+    return cancelled
+
+
+class Sweeper:
+    def __init__(self, db: Database, timeout_s: float, interval_s: float, batch: int = 100) -> None:
+        self.db, self.timeout_s, self.interval_s, self.batch = db, timeout_s, interval_s, batch
+        self.cancelled = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Sweep every ``interval_s`` until ``stop`` is set; errors are logged, never fatal."""
+        while not stop.wait(self.interval_s):
+            try:
+                while (n := sweep_once(self.db, self.timeout_s, self.batch)) > 0:
+                    self.cancelled += n
+                    log.info("sweeper: cancelled %d order(s) pending for over %gs", n, self.timeout_s)
+                    if stop.is_set() or n < self.batch:
+                        break
+            except Exception:
+                log.exception("sweeper: sweep failed; trying again in %gs", self.interval_s)
