@@ -13,6 +13,7 @@ help:
 	@echo "make run    start every component (SQLite under var/), Ctrl-C stops"
 	@echo "make test   lint + every component's tests (SQLite and a throwaway PostgreSQL)"
 	@echo "make bench  benchmarks in bench/"
+	@echo "make contracts  regenerate the event JSON Schemas in shared/contracts/events/"
 	@echo "make lock   re-pin requirements/constraints.txt from a fresh resolve"
 
 install: $(STAMP)
@@ -45,3 +46,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+.PHONY: contracts
+contracts: install
+	$(BIN)/python -m flotilla.events.contracts

@@ -9,6 +9,15 @@ export LOG_FORMAT=${LOG_FORMAT:-console}
 export CATALOG_PORT=${CATALOG_PORT:-8082}
 mkdir -p var/metrics
 
+# RabbitMQ (scripts/rabbitmq.sh, data in var/rabbitmq) on 5672, or on a free port when 5672 is taken.
+if [ -z "${RABBITMQ_PORT:-}" ]; then
+  RABBITMQ_PORT=5672
+  if (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+    RABBITMQ_PORT=$("$bin/python" -c 'from flotilla.testing import free_port; print(free_port())')
+  fi
+fi
+export RABBITMQ_PORT AMQP_URL="amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}/%2F"
+
 for service in catalog; do
   "$bin/$service" migrate
   "$bin/$service" seed

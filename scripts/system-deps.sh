@@ -9,6 +9,10 @@ mode=${1:?usage: system-deps.sh run|test}
 declare -A RUN=()
 declare -A TEST=( [/usr/lib/postgresql/*/bin/initdb]=postgresql )
 
+# The event backbone's broker: make run starts a node, the tests start their own.
+RUN[/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
+TEST[/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
+
 declare -n wanted=${mode^^}
 missing=()
 for probe in "${!wanted[@]}"; do
