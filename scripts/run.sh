@@ -7,6 +7,11 @@ bin=${VENV:-.venv}/bin
 export PATH="$PWD/$bin:$PATH"
 export LOG_FORMAT=${LOG_FORMAT:-console}
 export CATALOG_PORT=${CATALOG_PORT:-8082}
+export USERS_PORT=${USERS_PORT:-8081}
+export JWT_JWKS_URL=${JWT_JWKS_URL:-http://127.0.0.1:${USERS_PORT}/auth/jwks.json}
+# Development admin, made by users at start-up (never use these values outside a laptop).
+export FLOTILLA_ADMIN_EMAIL=${FLOTILLA_ADMIN_EMAIL:-admin@flotilla.local}
+export FLOTILLA_ADMIN_PASSWORD=${FLOTILLA_ADMIN_PASSWORD:-flotilla-dev-admin}
 mkdir -p var/metrics
 
 # RabbitMQ (scripts/rabbitmq.sh, data in var/rabbitmq) on 5672, or on a free port when 5672 is taken.
@@ -18,6 +23,7 @@ if [ -z "${RABBITMQ_PORT:-}" ]; then
 fi
 export RABBITMQ_PORT AMQP_URL="amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}/%2F"
 
+"$bin/users" migrate
 for service in catalog; do
   "$bin/$service" migrate
   "$bin/$service" seed
@@ -26,6 +32,9 @@ done
 cat <<MSG
 
 Flotilla is starting. Try:
+  curl -s -X POST http://127.0.0.1:${USERS_PORT}/auth/login -H 'Content-Type: application/json' \\
+       -d '{"email": "${FLOTILLA_ADMIN_EMAIL}", "password": "${FLOTILLA_ADMIN_PASSWORD}"}'
+Admin (development): ${FLOTILLA_ADMIN_EMAIL} / ${FLOTILLA_ADMIN_PASSWORD}
   curl http://127.0.0.1:${CATALOG_PORT}/products
   curl http://127.0.0.1:${CATALOG_PORT}/health/ready
   curl http://127.0.0.1:${CATALOG_PORT}/metrics
