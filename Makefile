@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-COMPONENTS := shared services/catalog services/users services/orders
+COMPONENTS := shared services/catalog services/users services/orders gateway
 STAMP  := $(VENV)/.installed
 
 .PHONY: help run test lint unit bench deps install lock clean

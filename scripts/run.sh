@@ -12,6 +12,7 @@ export JWT_JWKS_URL=${JWT_JWKS_URL:-http://127.0.0.1:${USERS_PORT}/auth/jwks.jso
 # Development admin, made by users at start-up (never use these values outside a laptop).
 export FLOTILLA_ADMIN_EMAIL=${FLOTILLA_ADMIN_EMAIL:-admin@flotilla.local}
 export FLOTILLA_ADMIN_PASSWORD=${FLOTILLA_ADMIN_PASSWORD:-flotilla-dev-admin}
+export GATEWAY_PORT=${GATEWAY_PORT:-8080} EDGE_HTTP_PORT=${EDGE_HTTP_PORT:-8000} EDGE_HTTPS_PORT=${EDGE_HTTPS_PORT:-8443}
 mkdir -p var/metrics
 
 # RabbitMQ (scripts/rabbitmq.sh, data in var/rabbitmq) on 5672, or on a free port when 5672 is taken.
@@ -29,6 +30,9 @@ for service in catalog; do
   "$bin/$service" seed
 done
 
+# nginx's config under var/nginx, and a development TLS certificate (openssl) on first run.
+"$bin/python" -m gateway.nginx render var/nginx >/dev/null
+
 cat <<MSG
 
 Flotilla is starting. Try:
@@ -39,6 +43,11 @@ Admin (development): ${FLOTILLA_ADMIN_EMAIL} / ${FLOTILLA_ADMIN_PASSWORD}
   curl http://127.0.0.1:${CATALOG_PORT}/health/ready
   curl http://127.0.0.1:${CATALOG_PORT}/metrics
   curl http://127.0.0.1:${CATALOG_PORT}/openapi.json
+Through the edge (nginx -> gateway):
+  curl http://127.0.0.1:${EDGE_HTTP_PORT}/api/v1/products
+  curl --cacert var/nginx/tls/dev.crt https://localhost:${EDGE_HTTPS_PORT}/api/v1/products
+  curl http://127.0.0.1:${GATEWAY_PORT}/health        # every upstream, every instance
+  open http://127.0.0.1:${EDGE_HTTP_PORT}/docs         # Swagger UI of the merged API
 Press Ctrl-C to stop.
 
 MSG

@@ -6,8 +6,9 @@ set -euo pipefail
 mode=${1:?usage: system-deps.sh run|test}
 
 # command to look for -> Debian package that provides it
-declare -A RUN=()
-declare -A TEST=( [/usr/lib/postgresql/*/bin/initdb]=postgresql )
+declare -A RUN=( [/usr/sbin/nginx]=nginx [openssl]=openssl )
+declare -A TEST=( [/usr/lib/postgresql/*/bin/initdb]=postgresql [/usr/sbin/nginx]=nginx
+                  [redis-server]=redis-server [openssl]=openssl [wrk]=wrk )
 
 # The event backbone's broker: make run starts a node, the tests start their own.
 RUN[/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server

@@ -1,0 +1,142 @@
+"""The nginx edge as a local process: config rendered from the template, a development
+certificate made with openssl, nginx run with its own prefix, pid and temp paths.
+
+``python -m gateway.nginx run`` (what ``make run`` starts) renders into ``var/nginx``
+and execs nginx in the foreground; tests use :class:`NginxProcess` on free ports.
+Settings: ``EDGE_HTTP_PORT`` (8000), ``EDGE_HTTPS_PORT`` (8443), ``EDGE_BIND``,
+``GATEWAY_ADDR`` (127.0.0.1:``GATEWAY_PORT``), ``EDGE_RATE_LIMIT`` (requests/s per
+address), ``EDGE_BURST``, ``EDGE_MAX_BODY``, ``EDGE_WORKERS``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flotilla.testing import port_open, wait_for
+
+TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if not found:
+        raise RuntimeError("nginx not found: run `make deps` (apt-get install nginx)")
+    return found
+
+
+@dataclass
+class EdgeConfig:
+    prefix: Path
+    http_port: int = 8000
+    https_port: int = 8443
+    gateway: str = "127.0.0.1:8080"
+    bind: str = "127.0.0.1"
+    rate: int = 100
+    burst: int = 200
+    max_body: str = "1m"
+    workers: str = "1"
+    tls_dir: Path | None = field(default=None)
+
+    @classmethod
+    def from_env(cls, prefix: Path) -> EdgeConfig:
+        env = os.environ
+        return cls(prefix=prefix, http_port=int(env.get("EDGE_HTTP_PORT", "8000")),
+                   https_port=int(env.get("EDGE_HTTPS_PORT", "8443")),
+                   gateway=env.get("GATEWAY_ADDR", f"127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"),
+                   bind=env.get("EDGE_BIND", "127.0.0.1"), rate=int(env.get("EDGE_RATE_LIMIT", "100")),
+                   burst=int(env.get("EDGE_BURST", "200")), max_body=env.get("EDGE_MAX_BODY", "1m"),
+                   workers=env.get("EDGE_WORKERS", "1"))
+
+
+def dev_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost (made once; kept for 30 days)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "dev.crt", directory / "dev.key"
+    if not cert.exists() or not key.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                        "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        key.chmod(0o600)
+    return cert, key
+
+
+def render(config: EdgeConfig) -> Path:
+    prefix = config.prefix.resolve()
+    for sub in ("conf", "logs", "tmp"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    cert, key = dev_certificate(config.tls_dir or prefix / "tls")
+    # As root, workers drop to nobody: they only need to reach the temp paths.
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    if user:
+        for path in (prefix, prefix / "tmp"):
+            path.chmod(0o755)
+    values = {"USER": user, "WORKERS": config.workers, "PREFIX": str(prefix),
+              "MAX_BODY": config.max_body, "RATE": str(config.rate), "BURST": str(config.burst),
+              "GATEWAY": config.gateway, "BIND": config.bind, "HTTP_PORT": str(config.http_port),
+              "HTTPS_PORT": str(config.https_port), "CERT": str(cert), "KEY": str(key)}
+    text = TEMPLATE.read_text()
+    for name, value in values.items():
+        text = text.replace(f"@@{name}@@", value)
+    conf = prefix / "conf" / "nginx.conf"
+    conf.write_text(text)
+    return conf
+
+
+def command(config: EdgeConfig, conf: Path) -> list[str]:
+    prefix = str(config.prefix.resolve())
+    return [nginx_binary(), "-p", prefix, "-e", f"{prefix}/logs/error.log", "-c", str(conf),
+            "-g", "daemon off;"]
+
+
+class NginxProcess:
+    """nginx in the foreground as a child process (tests, benchmarks)."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.base_url = f"http://127.0.0.1:{config.http_port}"
+        self.tls_url = f"https://127.0.0.1:{config.https_port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NginxProcess:
+        conf = render(self.config)
+        cmd = command(self.config, conf)
+        subprocess.run([*cmd[:-2], "-t"], check=True, capture_output=True)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._proc is not None and self._proc.poll() is None
+                 and port_open(self.config.http_port) and port_open(self.config.https_port),
+                 timeout=10, what="nginx")
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGQUIT)  # graceful: finish requests in flight
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def error_log(self) -> str:
+        path = self.config.prefix / "logs" / "error.log"
+        return path.read_text() if path.exists() else ""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m gateway.nginx run|render [PREFIX]`` (PREFIX defaults to var/nginx)."""
+    args = sys.argv[1:] if argv is None else argv
+    action = args[0] if args else "run"
+    config = EdgeConfig.from_env(Path(args[1] if len(args) > 1 else "var/nginx"))
+    conf = render(config)
+    if action == "render":
+        sys.stdout.write(f"{conf}\n")
+        return
+    cmd = command(config, conf)
+    subprocess.run([*cmd[:-2], "-t"], check=True)
+    os.execv(cmd[0], cmd)

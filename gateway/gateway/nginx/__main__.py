@@ -1,0 +1,3 @@
+from gateway.nginx import main
+
+main()
