@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from types import TracebackType
 
-from sqlalchemy import JSON, Column, ForeignKey, MetaData, String, Table, Text, Uuid, select, update
+from sqlalchemy import JSON, Column, ForeignKey, MetaData, String, Table, Text, Uuid, select, text, update
 from sqlalchemy.orm import Session, registry
 
 from flotilla.db import Database, UTCDateTime, utcnow
@@ -111,6 +111,14 @@ class SigningKeyRepository:
 
     def add(self, key: SigningKey) -> None:
         self.session.add(key)
+
+    def lock(self) -> None:
+        """Serialise key changes (start-up in several workers, rotations) until commit.
+
+        SQLite writers are already serialised by ``BEGIN IMMEDIATE``.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"))
 
     def published(self) -> list[SigningKey]:
         """Keys not retired, newest first: the first one signs, all verify."""

@@ -95,10 +95,16 @@ def ensure_admin(db: Database, passwords: Passwords, email: str, password: str,
         return ensure_admin(db, passwords, email, password, name)
 
 
-def rotate_keys(db: Database) -> str:
-    """Publish a new signing key; keep the previous one published, retire the rest."""
-    key = generate_signing_key()
+def rotate_keys(db: Database, *, only_if_none: bool = False) -> str:
+    """Publish a new signing key; keep the previous one published, retire the rest.
+
+    ``only_if_none``: start-up in several workers at once makes one first key, not one each.
+    """
+    key = generate_signing_key()  # outside the transaction: RSA key generation takes a while
     with UnitOfWork(db, write=True) as uow:
+        uow.signing_keys.lock()
+        if only_if_none and (published := uow.signing_keys.published()):
+            return published[0].kid
         uow.signing_keys.add(key)
         uow.session.flush()
         for old in uow.signing_keys.published()[PUBLISHED_KEYS:]:
@@ -112,7 +118,7 @@ def ensure_signing_key(db: Database) -> None:
     with UnitOfWork(db) as uow:
         if uow.signing_keys.published():
             return
-    rotate_keys(db)
+    rotate_keys(db, only_if_none=True)
 
 
 def jwks(db: Database) -> dict[str, Any]:

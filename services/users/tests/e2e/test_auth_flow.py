@@ -8,7 +8,9 @@ import requests
 PASSWORD = "e2e customer password"
 
 
-def test_the_admin_from_the_environment_can_log_in(stack):
+def test_two_workers_starting_together_make_one_admin_and_one_key(stack):
+    keys = requests.get(f"{stack.users.base_url}/auth/jwks.json", timeout=10).json()["keys"]
+    assert len(keys) == 1  # this runs before any rotation test on the same stack
     pair = stack.admin()
     assert "admin" in jwt.decode(pair["access_token"], options={"verify_signature": False})["roles"]
 

@@ -106,3 +106,4 @@ def test_the_admin_from_the_environment_exists_once(app, client, settings):
     assert ADMIN in claims["roles"]
     listing = client.get("/users", headers={"Authorization": f"Bearer {pair.json['access_token']}"}).json
     assert [u["email"] for u in listing["items"]].count("root@flotilla.test") == 1
+    assert len(client.get("/auth/jwks.json").json["keys"]) == 1
