@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
@@ -26,6 +27,7 @@ def worker_cli(build: SpecFactory) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         """The event worker (consumer + outbox relay) and its operations commands."""
+        logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
         if ctx.invoked_subcommand is None:
             ctx.invoke(run)
 

@@ -54,6 +54,10 @@ class WorkerMetrics:
                              "Messages parked in the dead-letter queue, by reason", "reason")
         self.published = counter("flotilla_events_published_total",
                                  "Outbox rows published and confirmed").labels(**labels)
+        for outcome in ("applied", "duplicate"):  # every series exists from the start, at 0
+            self._consumed.labels(service=service, outcome=outcome)
+        for reason in ("attempts", "unreadable"):
+            self._dead.labels(service=service, reason=reason)
 
     def consumed(self, outcome: str) -> None:
         self._consumed.labels(service=self.service, outcome=outcome).inc()
