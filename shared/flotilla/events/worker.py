@@ -87,15 +87,17 @@ class Worker:
                    for name, part in (("relay", self.relay), ("consumer", self.consumer)) if part]
         for thread in threads:
             thread.start()
+        failed = False
         while not self.stop.wait(0.5):
             if not all(t.is_alive() for t in threads):
                 log.error("a worker thread died; stopping")
+                failed = True
                 self.stop.set()
         for thread in threads:
             thread.join(timeout=60)
         server.stop()
         log.info("%s worker stopped", self.spec.service)
-        return 0
+        return 1 if failed else 0
 
 
 def _require(probe: Callable[[], bool], what: str) -> Callable[[], None]:
