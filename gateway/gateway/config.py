@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from flotilla.auth import AuthSettings
@@ -15,6 +17,10 @@ class GatewaySettings(AuthSettings):
     #: Flask-Limiter strings, per user (or client address when anonymous).
     rate_limit: str = Field("1200/minute", validation_alias="GATEWAY_RATE_LIMIT")
     auth_rate_limit: str = Field("10/minute", validation_alias="GATEWAY_AUTH_RATE_LIMIT")
+    #: ``moving-window`` is exact but keeps one entry per counted request (O(limit) memory per
+    #: key); ``fixed-window`` is O(1) but lets up to 2N through across a window boundary.
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = Field(
+        "moving-window", validation_alias="GATEWAY_RATE_LIMIT_STRATEGY")
     #: Rate-limit counters in Redis (shared by every replica) when set, else in memory.
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     cors_origins: str = Field("", validation_alias="GATEWAY_CORS_ORIGINS")

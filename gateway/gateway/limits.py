@@ -1,7 +1,8 @@
 """Rate limits with Flask-Limiter: per user, or per client address when anonymous.
 
-Moving windows (exact: never more than N in any window), counters in memory or,
-with ``REDIS_URL``, in Redis shared by every gateway replica. A breach is a 429
+Moving windows by default (exact: never more than N in any window), counters in
+memory (per process: one gunicorn worker's count) or, with ``REDIS_URL``, in Redis,
+shared by every worker and every gateway replica. A breach is a 429
 problem with ``Retry-After`` and the ``X-RateLimit-*`` headers.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 
+from gateway import memory_storage  # noqa: F401 (registers flotilla-memory://)
 from gateway.config import GatewaySettings
 from gateway.routes import PUBLIC_PREFIX, STRICT_PATHS
 
@@ -32,8 +34,8 @@ def _is_strict() -> bool:
 def init_app(app: Flask, settings: GatewaySettings) -> Limiter:
     # Flask-Limiter's own headers put Retry-After on every response (even a 200, even over
     # an upstream's own Retry-After): we write them ourselves, Retry-After on 429 only.
-    limiter = Limiter(rate_key, app=app, storage_uri=settings.redis_url or "memory://",
-                      strategy="moving-window", key_prefix="flotilla-gateway",
+    limiter = Limiter(rate_key, app=app, storage_uri=settings.redis_url or "flotilla-memory://",
+                      strategy=settings.rate_limit_strategy, key_prefix="flotilla-gateway",
                       headers_enabled=False, swallow_errors=False)
     app.extensions["gateway_limiter"] = limiter
 

@@ -139,4 +139,4 @@ def main(argv: list[str] | None = None) -> None:
         return
     cmd = command(config, conf)
     subprocess.run([*cmd[:-2], "-t"], check=True)
-    os.execv(cmd[0], cmd)
+    os.execv(cmd[0], cmd)  # noqa: S606 (nginx replaces this process, so honcho supervises it)

@@ -65,3 +65,20 @@ def test_health_docs_and_metrics_are_not_rate_limited(make_gateway):
     gw = make_gateway(rate_limit="1/minute")
     assert all(gw.get("/docs").status_code == 200 for _ in range(3))
     assert all(gw.get("/health/live").status_code == 200 for _ in range(3))
+
+
+def test_concurrent_requests_in_one_process_are_counted_exactly(make_gateway, storage):
+    from concurrent.futures import ThreadPoolExecutor
+
+    gw = make_gateway(rate_limit="30/minute", **storage)
+    app = gw.application
+
+    def burst(_: int) -> list[int]:
+        client = app.test_client()
+        return [client.get("/api/v1/products").status_code for _ in range(10)]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [s for batch in pool.map(burst, range(8)) for s in batch]
+    print(f"\n8 threads x 10 requests at 30/minute ({storage or 'memory'}): "
+          f"{statuses.count(200)} x 200, {statuses.count(429)} x 429")
+    assert statuses.count(200) == 30 and statuses.count(429) == 50

@@ -5,7 +5,7 @@ Open: calls are refused until ``reset_timeout`` has passed.
 Half-open: one probe call passes (others are still refused); its success closes
 the breaker, its failure opens it again for another ``reset_timeout``.
 A probe whose outcome is never reported frees its slot after ``reset_timeout``.
-See docs/decisions/0020-gateway-http-client-and-breaker.md for why not pybreaker.
+See docs/decisions/0041-gateway-circuit-breaker.md for why not pybreaker.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""What the edge and the gateway cost on a catalog read (GET /products/{id}).
+
+One run starts catalog (seeded SQLite, 2 workers), the gateway (2 workers x 16 threads),
+nginx in front of catalog alone and nginx in front of the gateway, then measures, side
+by side: saturation throughput with wrk (-c16) direct, through nginx only, through the
+gateway, and through nginx + gateway; then, at a fixed rate of half the gateway's
+saturation, the latency the gateway adds (p50, p99 through the gateway minus direct).
+Everything shares the machine's cores with the load generator: compare the columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from bench import _fixed_rate
+from bench._load import wrk
+from flotilla.testing import free_port
+from flotilla.testing.processes import GunicornProcess
+from gateway.nginx import EdgeConfig, NginxProcess
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+
+
+def _nginx(upstream_port: int) -> NginxProcess:
+    config = EdgeConfig(prefix=Path(tempfile.mkdtemp(prefix="bench-nginx-")), http_port=free_port(),
+                        https_port=free_port(), gateway=f"127.0.0.1:{upstream_port}",
+                        rate=1_000_000, burst=1_000_000)
+    return NginxProcess(config).start()
+
+
+def _seed(env: dict[str, str]) -> None:
+    import subprocess
+
+    for command in ("migrate", "seed"):
+        subprocess.run([sys.executable, "-m", "catalog.cli", command], check=True,
+                       env={**os.environ, **env}, capture_output=True)
+
+
+def main() -> None:
+    data = Path(tempfile.mkdtemp(prefix="bench-edge-"))
+    catalog_env = {"CATALOG_DATABASE_URL": f"sqlite:///{data / 'catalog.db'}", "LOG_LEVEL": "WARNING"}
+    _seed(catalog_env)
+    started: list = []
+    try:
+        catalog = GunicornProcess("catalog:create_app()", env=catalog_env, workers=2).start()
+        started.append(catalog)
+        dead = f"http://127.0.0.1:{free_port()}"
+        gateway = GunicornProcess("gateway:create_app()", workers=2, env={
+            "CATALOG_URL": catalog.base_url, "USERS_URL": dead, "ORDERS_URL": dead,
+            # One client address: the limiter runs, with a limit the load cannot reach.
+            "GATEWAY_RATE_LIMIT": "1000000000/minute", "GATEWAY_RATE_LIMIT_STRATEGY": "fixed-window",
+            "GATEWAY_TRUSTED_PROXIES": "1",
+            "GUNICORN_THREADS": "16", "LOG_LEVEL": "WARNING"}).start()
+        started.append(gateway)
+        edge_catalog, edge_gateway = _nginx(catalog.port), _nginx(gateway.port)
+        started += [edge_catalog, edge_gateway]
+        with urllib.request.urlopen(catalog.base_url + "/products?limit=1") as resp:  # noqa: S310
+            pid = json.load(resp)["items"][0]["id"]
+        direct = f"{catalog.base_url}/products/{pid}"
+        gw = f"{gateway.base_url}/api/v1/products/{pid}"
+        targets = [("direct", direct), ("nginx only", f"{edge_catalog.base_url}/products/{pid}"),
+                   ("gateway", gw), ("nginx + gateway", f"{edge_gateway.base_url}/api/v1/products/{pid}")]
+        print(f"GET /products/{{id}}, catalog 2 workers, gateway 2 workers x 16 threads, nginx 1 worker; "
+              f"wrk -t2 -c16 for {SECONDS}s each")
+        print(f"{'path':<16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'vs direct':>9}")
+        saturation = {}
+        for label, url in targets:
+            wrk(url, seconds=1)  # warm up connections and caches
+            result = wrk(url, seconds=SECONDS)
+            saturation[label] = result.requests_per_second
+            print(f"{label:<16} {result.requests_per_second:>8.0f} {result.p50_ms:>7.2f} "
+                  f"{result.p99_ms:>7.2f} {result.non_2xx:>8} "
+                  f"{result.requests_per_second / saturation['direct']:>8.2f}x", flush=True)
+        rate = round(saturation["gateway"] / 2)
+        print(f"\nfixed rate {rate} req/s (half the gateway's saturation), open loop, {SECONDS}s each")
+        print(f"{'path':<16} {'achieved':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
+        fixed = {}
+        for label, url in (("direct", direct), ("gateway", gw)):
+            result = _fixed_rate.run(url, rate, seconds=SECONDS)
+            fixed[label] = result
+            print(f"{label:<16} {result.achieved_rps:>8.0f} {result.p50_ms:>7.2f} {result.p99_ms:>7.2f} "
+                  f"{result.errors:>7}", flush=True)
+        print(f"latency the gateway adds at {rate} req/s: "
+              f"p50 +{fixed['gateway'].p50_ms - fixed['direct'].p50_ms:.2f} ms, "
+              f"p99 +{fixed['gateway'].p99_ms - fixed['direct'].p99_ms:.2f} ms")
+    finally:
+        for process in reversed(started):
+            process.stop()
