@@ -86,8 +86,9 @@ def main() -> None:
             print(f"{label:<16} {result.achieved_rps:>8.0f} {result.p50_ms:>7.2f} {result.p99_ms:>7.2f} "
                   f"{result.errors:>7}", flush=True)
         print(f"latency the gateway adds at {rate} req/s: "
-              f"p50 +{fixed['gateway'].p50_ms - fixed['direct'].p50_ms:.2f} ms, "
-              f"p99 +{fixed['gateway'].p99_ms - fixed['direct'].p99_ms:.2f} ms")
+              f"p50 {fixed['gateway'].p50_ms - fixed['direct'].p50_ms:+.2f} ms, "
+              f"p99 {fixed['gateway'].p99_ms - fixed['direct'].p99_ms:+.2f} ms "
+              "(differences of two runs on shared cores: noisy at the tail; repeat with BENCH_SECONDS=20)")
     finally:
         for process in reversed(started):
             process.stop()
