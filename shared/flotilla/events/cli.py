@@ -27,7 +27,8 @@ def worker_cli(build: SpecFactory) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         """The event worker (consumer + outbox relay) and its operations commands."""
-        logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
+        # pika logs every connection step; the relay and consumer log their own failures
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
         if ctx.invoked_subcommand is None:
             ctx.invoke(run)
 

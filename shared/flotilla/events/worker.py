@@ -76,7 +76,6 @@ class Worker:
         return checks
 
     def run(self) -> int:
-        logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         server = WorkerHTTPServer(self.spec.settings.worker_host, self.spec.settings.worker_port,
