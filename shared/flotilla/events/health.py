@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pika
+import pika.exceptions
 
 
 def broker_check(url: str, timeout: float = 2.0) -> Callable[[], None]:
@@ -14,6 +15,10 @@ def broker_check(url: str, timeout: float = 2.0) -> Callable[[], None]:
         params.blocked_connection_timeout = timeout
         params.stack_timeout = timeout
         params.connection_attempts = 1
-        pika.BlockingConnection(params).close()
+        try:
+            pika.BlockingConnection(params).close()
+        except pika.exceptions.AMQPError as exc:
+            raise ConnectionError(f"no AMQP handshake with {params.host}:{params.port} "
+                                  f"({type(exc).__name__} {exc})".rstrip()) from exc
 
     return check
