@@ -22,8 +22,9 @@ build_ca=/run/flotilla-build-ca.crt
 
 declare -A DOCKERFILE=(
   [catalog]=services/catalog/Dockerfile [users]=services/users/Dockerfile
-  [orders]=services/orders/Dockerfile [gateway]=gateway/Dockerfile [edge]=gateway/nginx/Dockerfile
+  [orders]=services/orders/Dockerfile [gateway]=gateway/Dockerfile [edge]=gateway/Dockerfile
 )
+declare -A TARGET=( [gateway]=gateway [edge]=edge )  # stages of gateway/Dockerfile
 
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
@@ -67,8 +68,11 @@ for image in $images; do
     continue
   fi
   started=$(now)
+  target=()
+  [ -n "${TARGET[$image]:-}" ] && target=(--target "${TARGET[$image]}")
   podman build --quiet --format docker --network host -v "$ca:$build_ca:ro" \
-    --build-arg PIP_CA_BUNDLE="$build_ca" --build-arg BASE_IMAGE="$base" -f "$file" -t "localhost/flotilla/$image:$tag" . >/dev/null
+    --build-arg PIP_CA_BUNDLE="$build_ca" --build-arg BASE_IMAGE="$base" "${target[@]}" \
+    -f "$file" -t "localhost/flotilla/$image:$tag" . >/dev/null
   size=$(podman image inspect --format '{{.Size}}' "localhost/flotilla/$image:$tag" | numfmt --to=iec)
   echo "image flotilla/$image:$tag: built in $(since "$started") s, $size"
 done

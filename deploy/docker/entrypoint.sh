@@ -4,6 +4,9 @@
 #   api      migrate, then exec gunicorn serving $FLOTILLA_APP (default "$FLOTILLA_SERVICE:create_app()")
 #   worker   migrate, then exec "$FLOTILLA_SERVICE-worker" ARGS (the event consumer + outbox relay)
 #   migrate  migrate only (e.g. a Kubernetes Job), then exit
+#   edge     the nginx edge (gateway image, target "edge"): `python3 -m gateway.nginx run`
+#            renders gateway/gateway/nginx/nginx.conf.template from EDGE_* / GATEWAY_ADDR
+#            into $EDGE_PREFIX (default /tmp/edge) and execs nginx; logs go to stdout/stderr
 #   other    exec'd as given: `catalog seed`, `users create-admin --email ...`, `sh`
 #
 # MIGRATE_ON_START=0 skips the migration step (the gateway has no database).
@@ -13,7 +16,7 @@
 # SEED_ON_START=1 also runs "$FLOTILLA_SERVICE seed" (demo data; catalog only).
 set -eu
 
-svc=${FLOTILLA_SERVICE:?FLOTILLA_SERVICE is not set}
+svc=${FLOTILLA_SERVICE:-flotilla}
 
 log() { echo "flotilla-entrypoint[$svc]: $*" >&2; }
 
@@ -55,6 +58,13 @@ case $role in
     ;;
   migrate)
     migrate
+    ;;
+  edge)
+    prefix=${EDGE_PREFIX:-/tmp/edge}
+    mkdir -p "$prefix/logs"
+    ln -sf /dev/stdout "$prefix/logs/access.log"
+    ln -sf /dev/stderr "$prefix/logs/error.log"
+    exec python3 -m gateway.nginx run "$prefix"
     ;;
   *)
     exec "$role" "$@"
