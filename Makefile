@@ -13,6 +13,7 @@ help:
 	@echo "make run    start every component (SQLite under var/), Ctrl-C stops"
 	@echo "make test   lint + every component's tests (SQLite and a throwaway PostgreSQL)"
 	@echo "make bench  benchmarks in bench/"
+	@echo "make images build every image with podman (FROM a debootstrap base) and smoke-run catalog"
 	@echo "make contracts  regenerate the event JSON Schemas in shared/contracts/events/"
 	@echo "make lock   re-pin requirements/constraints.txt from a fresh resolve"
 
@@ -50,3 +51,8 @@ clean:
 .PHONY: contracts
 contracts: install
 	$(BIN)/python -m flotilla.events.contracts
+
+# Slow (minutes) and needs podman, so not part of `make test`; see scripts/image-smoke.sh.
+.PHONY: images
+images:
+	scripts/image-smoke.sh
