@@ -34,9 +34,27 @@ def _fetch_product(product_id: str, headers: dict[str, str], timeout: float) -> 
         return None
 
 
+def _as_uuid(value: object) -> str | None:
+    """Only well-formed ids become catalog paths (never ``../`` from a body)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _lines(order: dict[str, Any]) -> list[Any]:
+    """The order's lines: ``lines`` in orders' ``OrderOut``, ``items`` as the request names them."""
+    for key in ("lines", "items"):
+        found = order.get(key)
+        if isinstance(found, list):
+            return found
+    return []
+
+
 def expand_products(order: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    items = order.get("items") or []
-    ids = list(dict.fromkeys(str(i.get("product_id")) for i in items if isinstance(i, dict)))[:MAX_PRODUCTS]
+    items = _lines(order)
+    ids = list(dict.fromkeys(pid for i in items if isinstance(i, dict)
+                             and (pid := _as_uuid(i.get("product_id")))))[:MAX_PRODUCTS]
     timeout = proxy.settings().route_timeouts.get("products", 3.0)
     pool: Executor = current_app.extensions["gateway_pool"]
     futures = {pid: pool.submit(contextvars.copy_context().run, _fetch_product, pid, headers, timeout)

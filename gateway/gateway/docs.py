@@ -3,6 +3,7 @@ Swagger UI at ``/docs`` from the flask-swagger-ui package's files (no CDN)."""
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import logging
 import threading
@@ -78,7 +79,8 @@ class MergedDocument:
             if self._cached and time.monotonic() - self._cached[0] < self.cache_seconds:
                 return self._cached[1]
         pool: Executor = current_app.extensions["gateway_pool"]
-        futures = {s: pool.submit(proxy.client(s).get_json, "/openapi.json", timeout=2.0)
+        futures = {s: pool.submit(contextvars.copy_context().run, proxy.client(s).get_json,
+                                  "/openapi.json", timeout=2.0)
                    for s in routes.services()}
         documents, missing = {}, []
         for service, future in futures.items():

@@ -61,7 +61,8 @@ def orders_app(up: FakeUpstream) -> None:
         items = [{"product_id": pid, "quantity": n + 1, "price_cents": 100}
                  for n, pid in enumerate(PRODUCT_IDS)]
         items.append({"product_id": str(uuid.UUID(int=99)), "quantity": 1, "price_cents": 5})
-        return jsonify(id=oid, status="confirmed", items=items, user=request.headers.get("Authorization"))
+        # ``lines`` as orders' OrderOut names them
+        return jsonify(id=oid, status="confirmed", lines=items, user=request.headers.get("Authorization"))
 
     @up.app.get("/openapi.json")
     def doc() -> Response:

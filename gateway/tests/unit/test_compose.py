@@ -14,7 +14,7 @@ def test_each_line_gets_its_current_product(gw, upstreams, minter):
     assert response.status_code == 200
     body = response.json
     assert body["id"] == ORDER and body["user"] == auth["Authorization"]
-    by_id = {item["product_id"]: item["product"] for item in body["items"]}
+    by_id = {item["product_id"]: item["product"] for item in body["lines"]}
     assert by_id[PRODUCT_IDS[1]]["name"] == "Product 2"
     assert by_id[str(uuid.UUID(int=99))] is None  # deleted since: no product, no failure
     assert body["expanded"] == "partial"
@@ -27,7 +27,7 @@ def test_catalog_down_degrades_to_the_plain_order(make_gateway):
     response = gw.get(f"/api/v1/orders/{ORDER}?expand=products")
     assert response.status_code == 200
     assert response.json["expanded"] == "partial"
-    assert all(item["product"] is None for item in response.json["items"])
+    assert all(item["product"] is None for item in response.json["lines"])
 
 
 def test_an_orders_error_passes_through(gw):
@@ -39,4 +39,4 @@ def test_an_orders_error_passes_through(gw):
 def test_without_expand_the_order_is_forwarded_as_is(gw):
     response = gw.get(f"/api/v1/orders/{ORDER}")
     assert response.status_code == 200 and "expanded" not in response.json
-    assert "product" not in response.json["items"][0]
+    assert "product" not in response.json["lines"][0]
