@@ -9,6 +9,8 @@ from sqlalchemy import JSON, Column, ForeignKey, MetaData, String, Table, Text, 
 from sqlalchemy.orm import Session, registry
 
 from flotilla.db import Database, UTCDateTime, utcnow
+from flotilla.events import Outbox, outbox_table
+from users.events import registry as events
 from users.model import RefreshToken, SigningKey, User
 from users.throttle import LoginFailureRepository, login_failures_table
 
@@ -25,6 +27,9 @@ users = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime, nullable=True),
 )
+
+#: Events to other services, written in the same transaction as the change they announce.
+outbox = outbox_table(metadata)
 
 refresh_tokens = Table(
     "refresh_tokens", metadata,
@@ -139,6 +144,7 @@ class UnitOfWork:
     refresh_tokens: RefreshTokenRepository
     signing_keys: SigningKeyRepository
     login_failures: LoginFailureRepository
+    outbox: Outbox
 
     def __init__(self, db: Database, *, write: bool = False) -> None:
         self._db = db
@@ -151,6 +157,7 @@ class UnitOfWork:
         self.refresh_tokens = RefreshTokenRepository(self.session)
         self.signing_keys = SigningKeyRepository(self.session)
         self.login_failures = LoginFailureRepository(self.session, login_failures)
+        self.outbox = Outbox(self.session, outbox, events.source)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

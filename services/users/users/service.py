@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flotilla.auth import Caller
 from flotilla.db import Database
+from users.events import UserDeleted, UserRegistered
 from users.model import ADMIN, EmailTaken, NotAllowed, User, UserNotFound, normalise_email
 from users.passwords import Passwords
 from users.repository import UnitOfWork
@@ -39,6 +40,8 @@ def register(db: Database, passwords: Passwords, email: str, password: str, name
             if uow.users.by_email(user.email or "") is not None:
                 raise EmailTaken()
             uow.users.add(user)
+            uow.outbox.add(UserRegistered(user_id=user.id, roles=user.roles,
+                                          registered_at=user.created_at), user.id)
     except IntegrityError:  # the same email registered concurrently
         raise EmailTaken() from None
     return user
@@ -65,7 +68,7 @@ def list_users(db: Database, limit: int, after: uuid.UUID | None = None) -> Page
 def delete_me(db: Database, caller: Caller) -> None:
     """Erase the caller's personal data and revoke every refresh token, in one unit of work.
 
-    The ``user.deleted`` outbox row belongs in this same transaction.
+    The ``user.deleted`` outbox row is written in this same transaction.
     """
     with UnitOfWork(db, write=True) as uow:
         user = uow.users.get(caller.user_id, for_update=True)
@@ -75,6 +78,7 @@ def delete_me(db: Database, caller: Caller) -> None:
             uow.login_failures.forget(account_key(user.email))
         user.erase()
         uow.refresh_tokens.revoke_all_of(user.id)
+        uow.outbox.add(UserDeleted(user_id=user.id, deleted_at=user.deleted_at), user.id)
     log.info("user %s erased", caller.user_id)
 
 
