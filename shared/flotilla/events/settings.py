@@ -25,6 +25,8 @@ class EventSettings(KitSettings):
     confirm_timeout_s: float = Field(10.0, gt=0, validation_alias="EVENTS_CONFIRM_TIMEOUT_SECONDS")
     reconnect_max_s: float = Field(10.0, gt=0, validation_alias="EVENTS_RECONNECT_MAX_SECONDS")
     heartbeat_s: int = Field(30, ge=0, validation_alias="EVENTS_HEARTBEAT_SECONDS")
+    retention_hours: float = Field(168, gt=0, validation_alias="EVENTS_RETENTION_HOURS")
+    housekeeping_s: float = Field(600, gt=0, validation_alias="EVENTS_HOUSEKEEPING_SECONDS")
     worker_host: str = Field("127.0.0.1", validation_alias="WORKER_HOST")
     worker_port: int = Field(0, ge=0, le=65535, validation_alias="WORKER_PORT")
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from flotilla.db import Database
 from flotilla.events.apply import Applier
@@ -24,6 +27,7 @@ from flotilla.events.metrics import WorkerMetrics
 from flotilla.events.outbox import backlog
 from flotilla.events.registry import EventRegistry
 from flotilla.events.relay import BeforePublish, Relay
+from flotilla.events.retention import purge_history
 from flotilla.events.server import WorkerHTTPServer
 from flotilla.events.settings import EventSettings
 
@@ -87,16 +91,29 @@ class Worker:
         for thread in threads:
             thread.start()
         failed = False
+        next_housekeeping = time.monotonic()
         while not self.stop.wait(0.5):
             if not all(t.is_alive() for t in threads):
                 log.error("a worker thread died; stopping")
                 failed = True
                 self.stop.set()
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + self.spec.settings.housekeeping_s
+                self._housekeeping()
         for thread in threads:
             thread.join(timeout=60)
         server.stop()
         log.info("%s worker stopped", self.spec.service)
         return 1 if failed else 0
+
+
+    def _housekeeping(self) -> None:
+        spec = self.spec
+        try:
+            purge_history(spec.db, outbox=spec.outbox, inbox=spec.inbox,
+                          older_than=timedelta(hours=spec.settings.retention_hours))
+        except SQLAlchemyError as exc:  # the next round tries again
+            log.warning("retention: %s", exc)
 
 
 def _require(probe: Callable[[], bool], what: str) -> Callable[[], None]:
