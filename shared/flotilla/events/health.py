@@ -18,7 +18,7 @@ def broker_check(url: str, timeout: float = 2.0) -> Callable[[], None]:
         try:
             pika.BlockingConnection(params).close()
         except pika.exceptions.AMQPError as exc:
-            raise ConnectionError(f"no AMQP handshake with {params.host}:{params.port} "
-                                  f"({type(exc).__name__} {exc})".rstrip()) from exc
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise ConnectionError(f"no AMQP handshake with {params.host}:{params.port} ({detail})") from exc
 
     return check
