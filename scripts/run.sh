@@ -8,6 +8,7 @@ export PATH="$PWD/$bin:$PATH"
 export LOG_FORMAT=${LOG_FORMAT:-console}
 export CATALOG_PORT=${CATALOG_PORT:-8082}
 export USERS_PORT=${USERS_PORT:-8081}
+export ORDERS_PORT=${ORDERS_PORT:-8083}
 export JWT_JWKS_URL=${JWT_JWKS_URL:-http://127.0.0.1:${USERS_PORT}/auth/jwks.json}
 # Development admin, made by users at start-up (never use these values outside a laptop).
 export FLOTILLA_ADMIN_EMAIL=${FLOTILLA_ADMIN_EMAIL:-admin@flotilla.local}
@@ -25,6 +26,7 @@ fi
 export RABBITMQ_PORT AMQP_URL="amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}/%2F"
 
 "$bin/users" migrate
+"$bin/orders" migrate
 for service in catalog; do
   "$bin/$service" migrate
   "$bin/$service" seed
@@ -43,6 +45,7 @@ Admin (development): ${FLOTILLA_ADMIN_EMAIL} / ${FLOTILLA_ADMIN_PASSWORD}
   curl http://127.0.0.1:${CATALOG_PORT}/health/ready
   curl http://127.0.0.1:${CATALOG_PORT}/metrics
   curl http://127.0.0.1:${CATALOG_PORT}/openapi.json
+Orders (README "Place an order"): POST http://127.0.0.1:${ORDERS_PORT}/orders with a token
 Through the edge (nginx -> gateway):
   curl http://127.0.0.1:${EDGE_HTTP_PORT}/api/v1/products
   curl --cacert var/nginx/tls/dev.crt https://localhost:${EDGE_HTTPS_PORT}/api/v1/products
