@@ -57,6 +57,8 @@ def to_flask(upstream: httpx.Response) -> Response:
     del response.headers["Content-Type"]  # the upstream's, if any, comes below
     for key, value in client_headers(upstream.headers.multi_items()):
         response.headers.add(key, value)
+    if request.method == "HEAD" and "content-length" in upstream.headers:
+        response.headers["Content-Length"] = upstream.headers["content-length"]  # of the GET
     return response
 
 

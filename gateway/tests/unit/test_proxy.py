@@ -16,6 +16,13 @@ def test_forwards_method_path_query_and_body_to_the_routed_upstream(gw, upstream
     assert upstreams["catalog"].seen[-1][1] == "/products?q=kettle&limit=2"
 
 
+def test_head_keeps_the_upstreams_content_length(gw):
+    get = gw.get("/api/v1/products")
+    head = gw.head("/api/v1/products")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(len(get.data))
+
+
 def test_hop_by_hop_headers_are_stripped_and_forwarded_headers_set(gw, upstreams):
     gw.get("/api/v1/products", headers={
         "Connection": "keep-alive, X-Secret-Hop", "X-Secret-Hop": "1", "Keep-Alive": "timeout=5",
