@@ -63,3 +63,21 @@ def test_a_refresh_token_is_used_once_spent_or_revoked():
     assert token.was_used
     expired = RefreshToken.issue(uuid.uuid4(), "h", timedelta(seconds=-1))
     assert expired.is_expired
+
+
+def test_an_unknown_account_costs_as_much_as_a_wrong_password(passwords):
+    import statistics
+    import time
+
+    stored = passwords.hash("the real password")
+
+    def median_seconds(password_hash: str | None) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            passwords.verify(password_hash, "a wrong password")
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    unknown, wrong = median_seconds(None), median_seconds(stored)
+    assert 1 / 3 < unknown / wrong < 3, (unknown, wrong)  # the same argon2 work, not a shortcut
