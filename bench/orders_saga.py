@@ -7,11 +7,13 @@ JWKS endpoint for the tokens. Orders are sent open-loop: order *i* is due at
 ``start + i / rate`` and its latency counts from that due time (no coordinated omission).
 The time an order became confirmed is its ``updated_at`` in orders' database (set by the
 worker when ``stock.reserved`` arrives).
-Settings: BENCH_ORDER_RATE (orders/s offered, default 20), BENCH_SECONDS (default 10).
+Settings: BENCH_ORDER_RATES (orders/s offered, one row each, default 20,50), BENCH_SECONDS
+(default 10).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import subprocess
@@ -35,12 +37,13 @@ from flotilla.testing.rabbitmq import RabbitMQServer
 from flotilla.testing.tokens import TokenMinter
 from orders.repository import orders as orders_table
 
-RATE = float(os.environ.get("BENCH_ORDER_RATE", "20"))
+RATES = [float(r) for r in os.environ.get("BENCH_ORDER_RATES", "20,50").split(",") if r.strip()]
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 BIN = Path(sys.executable).parent
 
 
 def _serve_jwks(minter: TokenMinter) -> tuple[str, object]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = Flask("jwks")
     app.get("/auth/jwks.json")(lambda: jsonify(minter.jwks()))
     port = free_port()
@@ -54,9 +57,10 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _send(orders_url: str, product_id: str, minter: TokenMinter) -> tuple[dict[str, float], int, list[float]]:
-    """Offer ``RATE`` orders/s for ``SECONDS``; returns {order id: due time}, failures, POST latencies."""
-    total, due_of, failures, post_ms = int(RATE * SECONDS), {}, 0, []
+def _send(orders_url: str, product_id: str, minter: TokenMinter,
+          rate: float) -> tuple[dict[str, float], int, list[float]]:
+    """Offer ``rate`` orders/s for ``SECONDS``; returns {order id: due time}, failures, POST latencies."""
+    total, due_of, failures, post_ms = int(rate * SECONDS), {}, 0, []
     lock, next_index = threading.Lock(), 0
     start = time.time() + 0.3
     headers = [minter.bearer(uuid.uuid4()) for _ in range(8)]
@@ -69,7 +73,7 @@ def _send(orders_url: str, product_id: str, minter: TokenMinter) -> tuple[dict[s
                 index, next_index = next_index, next_index + 1
             if index >= total:
                 break
-            due = start + index / RATE
+            due = start + index / rate
             time.sleep(max(0.0, due - time.time()))
             response = session.post(f"{orders_url}/orders", timeout=10,
                                     json={"items": [{"product_id": product_id, "quantity": 1}]},
@@ -110,29 +114,25 @@ def main() -> None:
     catalog = GunicornProcess("catalog:create_app()", env=env, workers=2).start()
     orders = GunicornProcess("orders:create_app()", env={**env, "CATALOG_URL": catalog.base_url},
                              workers=2).start()
-    workers = [subprocess.Popen([str(BIN / name), "run"], env={**full_env, "WORKER_PORT": str(free_port())},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-               for name in ("catalog-worker", "orders-worker")]
+    ports = {"catalog-worker": free_port(), "orders-worker": free_port()}
+    workers = [subprocess.Popen([str(BIN / name), "run"], env={**full_env, "WORKER_PORT": str(port)},
+                                stdout=(data / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
+               for name, port in ports.items()]
+    for port in ports.values():  # each worker's queues exist before any event is sent to them
+        wait_for(lambda port=port: requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).ok,
+                 timeout=60, interval=0.2, what="worker readiness")
     db = Database(env["ORDERS_DATABASE_URL"])
     try:
         product = requests.post(f"{catalog.base_url}/products", headers=minter.bearer(roles=["admin"]),
                                 json={"name": "Bench beans", "price_cents": 1000, "currency": "EUR",
                                       "stock": 1_000_000}, timeout=10).json()["id"]
         warm = _warm_up(orders.base_url, product, minter, db)
-        due_of, failures, post_ms = _send(orders.base_url, product, minter)
-        wait_for(lambda: all(s != "pending" for oid, (s, _) in _confirmed_at(db).items() if oid in due_of),
-                 timeout=120, interval=0.2, what="every order to leave pending")
-        rows = _confirmed_at(db)
-        latencies = [(rows[oid][1].timestamp() - due) * 1000 for oid, due in due_of.items()
-                     if rows[oid][0] == "confirmed"]
-        first = min(due_of.values())
-        last = max(rows[oid][1].timestamp() for oid in due_of if rows[oid][0] == "confirmed")
-        print(f"saga: SQLite, gunicorn x2 per API, one worker per service; {warm} warm-up orders first")
+        print(f"saga: SQLite, gunicorn x2 per API, one worker per service, {SECONDS:g}s per rate; "
+              f"{warm} warm-up orders first")
         print(f"{'offered/s':>9} {'placed':>7} {'confirmed':>9} {'failed':>6} {'confirmed/s':>11} "
               f"{'POST p50 ms':>11} {'->confirmed p50 ms':>18} {'p99 ms':>8}")
-        print(f"{RATE:>9.1f} {len(due_of):>7} {len(latencies):>9} {failures:>6} "
-              f"{len(latencies) / (last - first):>11.1f} {statistics.median(post_ms):>11.1f} "
-              f"{statistics.median(latencies):>18.1f} {_percentile(latencies, 0.99):>8.1f}", flush=True)
+        for rate in RATES:
+            _measure(orders.base_url, product, minter, db, rate)
     finally:
         db.dispose()
         for proc in workers:
@@ -142,6 +142,19 @@ def main() -> None:
         catalog.stop()
         jwks_server.shutdown()  # type: ignore[attr-defined]
         broker.close()
+
+
+def _measure(orders_url: str, product: str, minter: TokenMinter, db: Database, rate: float) -> None:
+    due_of, failures, post_ms = _send(orders_url, product, minter, rate)
+    wait_for(lambda: all(s != "pending" for oid, (s, _) in _confirmed_at(db).items() if oid in due_of),
+             timeout=120, interval=0.2, what="every order to leave pending")
+    rows = _confirmed_at(db)
+    done = {oid: rows[oid][1].timestamp() for oid in due_of if rows[oid][0] == "confirmed"}
+    latencies = [(at - due_of[oid]) * 1000 for oid, at in done.items()]
+    span = max(done.values()) - min(due_of.values())
+    print(f"{rate:>9.1f} {len(due_of):>7} {len(done):>9} {failures:>6} {len(done) / span:>11.1f} "
+          f"{statistics.median(post_ms):>11.1f} {statistics.median(latencies):>18.1f} "
+          f"{_percentile(latencies, 0.99):>8.1f}", flush=True)
 
 
 def _warm_up(orders_url: str, product: str, minter: TokenMinter, db: Database) -> int:
