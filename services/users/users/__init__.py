@@ -75,5 +75,6 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
 
 
 def _throttled(exc: LoginThrottled) -> Response:
+    log.warning("login throttled; retry in %ss", exc.retry_after)
     return problem_response(Problem(429, str(exc), headers={"Retry-After": str(exc.retry_after)},
                                     slug="login-throttled"))

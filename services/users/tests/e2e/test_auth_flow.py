@@ -53,3 +53,18 @@ def test_throttling_holds_across_workers(stack):
     statuses = [requests.post(f"{stack.users.base_url}/auth/login", json=wrong, timeout=10).status_code
                 for _ in range(8)]
     assert statuses == [401] * 5 + [429] * 3
+
+
+def test_concurrent_spends_of_one_refresh_token_let_exactly_one_through(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = stack.register()
+    pair = stack.login(user["email"], PASSWORD)
+    url = f"{stack.users.base_url}/auth/refresh"
+
+    def spend(_: int) -> int:
+        return requests.post(url, json={"refresh_token": pair["refresh_token"]}, timeout=20).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(spend, range(6)))
+    assert statuses == [200] + [401] * 5
