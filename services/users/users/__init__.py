@@ -67,9 +67,9 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
     cli.init_app(app, MIGRATIONS)
     if not for_cli:
         service.ensure_signing_key(db)
-        if settings.admin_email and settings.admin_password:
-            user, created = service.ensure_admin(db, passwords, settings.admin_email,
-                                                 settings.admin_password.get_secret_value())
+        admin = settings.admin_credentials()
+        if admin:
+            user, created = service.ensure_admin(db, passwords, *admin)
             log.info("admin %s %s from FLOTILLA_ADMIN_EMAIL", user.id, "created" if created else "present")
     return app
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from flotilla.auth import AuthSettings
-from flotilla.settings import sqlite_url
+from flotilla.settings import ConfigError, sqlite_url
+from users.model import normalise_email
 
 
 class UsersSettings(AuthSettings):
@@ -25,3 +26,21 @@ class UsersSettings(AuthSettings):
     login_max_failures_per_address: int = Field(20, gt=0, validation_alias="LOGIN_MAX_FAILURES_PER_ADDRESS")
     #: How many proxies in front of us set X-Forwarded-For (0: use the peer address).
     trusted_proxies: int = Field(0, ge=0, le=5, validation_alias="USERS_TRUSTED_PROXIES")
+
+    @field_validator("admin_email")
+    @classmethod
+    def _an_email(cls, value: str | None) -> str | None:
+        return normalise_email(value) if value else None
+
+    def admin_credentials(self) -> tuple[str, str] | None:
+        """The start-up admin's email and password, when both are set.
+
+        Checked here rather than by a validator, whose error would echo the password.
+        """
+        if not (self.admin_email and self.admin_password):
+            return None
+        password = self.admin_password.get_secret_value()
+        if not 10 <= len(password) <= 128:
+            raise ConfigError("invalid UsersSettings settings:\n  FLOTILLA_ADMIN_PASSWORD: must be 10 to "
+                              "128 characters, like any password")
+        return self.admin_email, password
