@@ -1,4 +1,4 @@
-"""Orders' tables, their mapping onto the model, the repository and the unit of work."""
+"""Orders' tables, their mapping onto the model, and the repository."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import base64
 import json
 import uuid
 from datetime import datetime
-from types import TracebackType
 
 from sqlalchemy import (
     BigInteger,
@@ -27,11 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, registry, relationship
 
-from flotilla.db import Database, UTCDateTime
-from flotilla.events import Outbox, inbox_table, outbox_table
+from flotilla.db import UTCDateTime
+from flotilla.events import inbox_table, outbox_table
 from orders.model import Order, OrderLine, OrderStatus
-
-SOURCE = "/flotilla/orders"
 
 metadata = MetaData()
 
@@ -142,41 +139,3 @@ class OrderRepository:
         stmt = (select(c.id).where(c.status == OrderStatus.PENDING, c.created_at < cutoff)
                 .order_by(c.created_at).limit(limit))
         return list(self.session.scalars(stmt))
-
-
-class UnitOfWork:
-    """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error.
-
-    Events go to ``uow.outbox`` and commit with the orders they announce. The consumer
-    hands its own session in (``UnitOfWork.of(session)``) so a handler joins its transaction.
-    """
-
-    orders: OrderRepository
-    outbox: Outbox
-
-    def __init__(self, db: Database | None, *, write: bool = False) -> None:
-        self._db = db
-        self._write = write
-        self._cm = None
-
-    @classmethod
-    def of(cls, session: Session) -> UnitOfWork:
-        uow = cls(None)
-        uow._bind(session)
-        return uow
-
-    def _bind(self, session: Session) -> None:
-        self.session = session
-        self.orders = OrderRepository(session)
-        self.outbox = Outbox(session, outbox, SOURCE)
-
-    def __enter__(self) -> UnitOfWork:
-        assert self._db is not None
-        self._cm = self._db.session(write=self._write)
-        self._bind(self._cm.__enter__())
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        assert self._cm is not None
-        self._cm.__exit__(exc_type, exc, tb)

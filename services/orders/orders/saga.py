@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from flotilla.events import Envelope
 from orders.events import OrderCancelled, StockRejected, StockReserved, UserDeleted, registry
 from orders.model import Order, OrderStatus
-from orders.repository import UnitOfWork, start_mappers
+from orders.repository import start_mappers
 from orders.service import cancel
+from orders.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

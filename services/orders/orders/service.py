@@ -16,7 +16,8 @@ from flotilla.db import Database
 from orders.catalog_client import CatalogClient
 from orders.events import OrderCancelled, OrderPlaced, PlacedLine
 from orders.model import IdempotencyKeyReused, Order, OrderLine, OrderNotFound
-from orders.repository import UnitOfWork, encode_cursor
+from orders.repository import encode_cursor
+from orders.unit_of_work import UnitOfWork
 
 
 class UnknownProducts(Exception):

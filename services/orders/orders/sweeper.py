@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from flotilla.db import Database, utcnow
 from orders.model import OrderStatus
-from orders.repository import UnitOfWork
 from orders.service import cancel
+from orders.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,16 @@ import pytest
 from .platform import Platform
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def databases(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+def _databases(request: pytest.FixtureRequest, where: Path) -> tuple[str, str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'catalog.db'}", f"sqlite:///{tmp_path / 'orders.db'}"
+        return f"sqlite:///{where / 'catalog.db'}", f"sqlite:///{where / 'orders.db'}"
     server = request.getfixturevalue("postgres_server")
     return server.create_database("catalog"), server.create_database("orders")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    return _databases(request, tmp_path)
 
 
 @pytest.fixture
@@ -36,3 +40,13 @@ def make_platform(rabbitmq_server, databases, minter, tmp_path) -> Iterator[Call
 @pytest.fixture
 def platform(make_platform) -> Platform:
     return make_platform().start_workers()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_platform(request, rabbitmq_server, minter, tmp_path_factory) -> Iterator[Platform]:
+    """One platform for a module's tests that leave workers and APIs as they found them;
+    each test looks only at its own products and orders."""
+    where = tmp_path_factory.mktemp("saga")
+    platform = Platform(rabbitmq_server.url, *_databases(request, where), minter, where).start_workers()
+    yield platform
+    platform.close()

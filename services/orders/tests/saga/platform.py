@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +123,14 @@ class Platform:
 
     # --- observing ----------------------------------------------------------------------
 
-    def statuses(self) -> dict[str, int]:
+    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, int]:
+        """How many orders (of ``ids``, or all) are in each status."""
         c = orders_table.c
+        stmt = select(c.status, func.count()).group_by(c.status)
+        if ids is not None:
+            stmt = stmt.where(c.id.in_([uuid.UUID(i) for i in ids]))
         with self.orders_db.session() as session:
-            return {s: n for s, n in session.execute(select(c.status, func.count()).group_by(c.status))}
+            return {s: n for s, n in session.execute(stmt)}
 
     def status_of(self, order_id: str) -> tuple[str, str | None]:
         c = orders_table.c
@@ -133,10 +138,10 @@ class Platform:
             row = session.execute(select(c.status, c.reason).where(c.id == uuid.UUID(order_id))).one()
         return row.status, row.reason
 
-    def wait_none_pending(self, timeout: float = 30) -> dict[str, int]:
-        wait_for(lambda: self.statuses().get("pending", 0) == 0, timeout=timeout, interval=0.1,
+    def wait_none_pending(self, ids: Iterable[str] | None = None, timeout: float = 30) -> dict[str, int]:
+        wait_for(lambda: self.statuses(ids).get("pending", 0) == 0, timeout=timeout, interval=0.1,
                  what="every order to leave pending")
-        return self.statuses()
+        return self.statuses(ids)
 
     def stock(self, product_id: str) -> int:
         with self.catalog_db.session() as session:
@@ -154,7 +159,10 @@ class Platform:
         with self.catalog_db.session() as session:
             return int(session.execute(select(func.count()).select_from(pairs)).scalar_one())
 
-    def outbox_rows(self, db: Any, table: Any, event_type: str) -> list[Any]:
+    def outbox_rows(self, db: Any, table: Any, event_type: str,
+                    aggregates: Iterable[str] | None = None) -> list[Any]:
+        stmt = select(table.c.message_id, table.c.envelope).where(table.c.event_type == event_type)
+        if aggregates is not None:
+            stmt = stmt.where(table.c.aggregate_id.in_(list(aggregates)))
         with db.session() as session:
-            return list(session.execute(select(table.c.message_id, table.c.envelope)
-                                        .where(table.c.event_type == event_type)))
+            return list(session.execute(stmt))

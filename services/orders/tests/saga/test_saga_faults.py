@@ -1,9 +1,12 @@
-"""The saga under faults: catalog away, duplicates, timeouts, deleted users (real workers and broker)."""
+"""The saga under faults: catalog away, duplicates, deleted users (real workers and broker; the
+module shares one platform per database backend)."""
 
 from __future__ import annotations
 
 import time
 import uuid
+
+import pytest
 
 from catalog.repository import outbox as catalog_outbox
 from flotilla.events import Envelope
@@ -11,6 +14,10 @@ from flotilla.events.envelope import wrap
 from flotilla.testing import wait_for
 from orders.events import UserDeleted
 from orders.repository import outbox as orders_outbox
+
+pytestmark = pytest.mark.slow  # real RabbitMQ, both workers and APIs
+
+CONSUMED = "flotilla_events_consumed_total"
 
 
 def _place_until_accepted(platform, headers, items, timeout=15.0):
@@ -25,20 +32,21 @@ def _place_until_accepted(platform, headers, items, timeout=15.0):
         time.sleep(0.2)
 
 
-def test_catalog_down_for_seconds_then_back_leaves_no_order_pending(platform):
+def test_catalog_down_for_seconds_then_back_leaves_no_order_pending(shared_platform):
+    platform = shared_platform
     pid = platform.product(stock=100)
     _, headers = platform.customer()
     accepted = [platform.place(headers, [(pid, 1)]) for _ in range(5)]
     platform.catalog_worker.stop()  # catalog cannot answer the saga: orders wait, pending
     accepted += [platform.place(headers, [(pid, 1)]) for _ in range(5)]
-    pending_while_down = platform.statuses().get("pending", 0)
+    pending_while_down = platform.statuses([r.json()["id"] for r in accepted]).get("pending", 0)
     platform.catalog_api.stop()  # nor price new ones: 503, nothing stored
     refused = [platform.place(headers, [(pid, 1)]) for _ in range(5)]
     time.sleep(2)  # catalog stays away for a while (the outage itself, not synchronisation)
     platform.catalog_api.start()
     platform.catalog_worker.start()
     accepted += [_place_until_accepted(platform, headers, [(pid, 1)]) for _ in range(5)]
-    statuses = platform.wait_none_pending()
+    statuses = platform.wait_none_pending([r.json()["id"] for r in accepted])
     print(f"\ncatalog down ~2s: accepted {len(accepted)}, refused 503 {len(refused)}, pending while down "
           f"{pending_while_down}, final {statuses}, stock {platform.stock(pid)}, "
           f"audit discrepancies {platform.audit_discrepancies()}")
@@ -49,64 +57,44 @@ def test_catalog_down_for_seconds_then_back_leaves_no_order_pending(platform):
     assert platform.stock(pid) == 85 and platform.audit_discrepancies() == 0
 
 
-def test_duplicate_deliveries_reserve_nothing_twice(platform):
+def test_duplicate_deliveries_reserve_nothing_twice(shared_platform):
+    platform = shared_platform
     pid = platform.product(stock=50)
     _, headers = platform.customer()
-    for _ in range(5):
-        platform.place(headers, [(pid, 2)])
-    platform.wait_none_pending()
-    placed = platform.outbox_rows(platform.orders_db, orders_outbox, "order.placed.v1")
-    reserved = platform.outbox_rows(platform.catalog_db, catalog_outbox, "stock.reserved.v1")
+    ids = [platform.place(headers, [(pid, 2)]).json()["id"] for _ in range(5)]
+    platform.wait_none_pending(ids)
+    placed = platform.outbox_rows(platform.orders_db, orders_outbox, "order.placed.v1", ids)
+    reserved = platform.outbox_rows(platform.catalog_db, catalog_outbox, "stock.reserved.v1", ids)
+    workers = (platform.catalog_worker, platform.orders_worker)
+    before = [(w.metric(CONSUMED, outcome="duplicate"), w.metric(CONSUMED, outcome="applied"))
+              for w in workers]
     for rows, key in ((placed, "order.placed.v1"), (reserved, "stock.reserved.v1")):
         for row in rows:
             platform.publish(key, row.envelope, row.message_id)  # a redelivery: the same message
             again = Envelope.model_validate_json(row.envelope).model_copy(update={"id": uuid.uuid4().hex})
             platform.publish(key, again.model_dump_json(), again.id)  # the producer emitted it twice
-    cw, ow = platform.catalog_worker, platform.orders_worker
-    wait_for(lambda: cw.metric("flotilla_events_consumed_total", outcome="duplicate") >= 5
-             and ow.metric("flotilla_events_consumed_total", outcome="duplicate") >= 5
-             and cw.metric("flotilla_events_consumed_total", outcome="applied") >= 10
-             and ow.metric("flotilla_events_consumed_total", outcome="applied") >= 10,
+    wait_for(lambda: all(w.metric(CONSUMED, outcome="duplicate") >= dup + 5
+                         and w.metric(CONSUMED, outcome="applied") >= applied + 5
+                         for w, (dup, applied) in zip(workers, before, strict=True)),
              timeout=20, what="the duplicates to be consumed")
-    answers = len(platform.outbox_rows(platform.catalog_db, catalog_outbox, "stock.reserved.v1"))
+    answers = len(platform.outbox_rows(platform.catalog_db, catalog_outbox, "stock.reserved.v1", ids))
     doubles = platform.double_reservations()
     print(f"\nduplicates injected: order.placed x{2 * len(placed)}, stock.reserved x{2 * len(reserved)}; "
           f"double reservations {doubles}, stock.reserved emitted {answers}, stock {platform.stock(pid)}, "
-          f"statuses {platform.statuses()}, audit discrepancies {platform.audit_discrepancies()}")
+          f"statuses {platform.statuses(ids)}, audit discrepancies {platform.audit_discrepancies()}")
     assert doubles == 0 and answers == 5
-    assert platform.stock(pid) == 40 and platform.statuses() == {"confirmed": 5}
+    assert platform.stock(pid) == 40 and platform.statuses(ids) == {"confirmed": 5}
     assert platform.audit_discrepancies() == 0
 
 
-def test_pending_timeout_cancels_and_the_late_reservation_is_released(make_platform):
-    platform = make_platform(ORDERS_PENDING_TIMEOUT_SECONDS="1").start_workers()
-    pid = platform.product(stock=10)
-    platform.catalog_worker.stop()  # its queue stays: order.placed waits there
-    _, headers = platform.customer()
-    order = platform.place(headers, [(pid, 4)]).json()
-    wait_for(lambda: platform.status_of(order["id"])[0] == "cancelled", timeout=20, what="the sweeper")
-    reason = platform.status_of(order["id"])[1]
-    platform.catalog_worker.start()  # now catalog reserves (late), then releases
-    wait_for(lambda: platform.outbox_rows(platform.catalog_db, catalog_outbox, "stock.released.v1"),
-             timeout=20, what="the late reservation to be released")
-    wait_for(lambda: platform.orders_worker.metric("flotilla_events_consumed_total", outcome="applied") >= 1,
-             timeout=20, what="orders to hear of the late reservation")
-    reserved = platform.outbox_rows(platform.catalog_db, catalog_outbox, "stock.reserved.v1")
-    print(f"\npending timeout 1s: status {platform.status_of(order['id'])[0]} ({reason}), late "
-          f"reservations {len(reserved)}, stock {platform.stock(pid)}, "
-          f"audit discrepancies {platform.audit_discrepancies()}")
-    assert reason == "not confirmed within 1 seconds"
-    assert platform.status_of(order["id"])[0] == "cancelled" and platform.stock(pid) == 10
-    assert platform.audit_discrepancies() == 0
-
-
-def test_a_deleted_users_live_orders_are_cancelled_and_their_stock_released(platform):
+def test_a_deleted_users_live_orders_are_cancelled_and_their_stock_released(shared_platform):
+    platform = shared_platform
     pid = platform.product(stock=20)
     user_id, headers = platform.customer()
     _, other = platform.customer()
     mine = [platform.place(headers, [(pid, 2)]).json()["id"] for _ in range(2)]
     theirs = platform.place(other, [(pid, 1)]).json()["id"]
-    platform.wait_none_pending()
+    platform.wait_none_pending([*mine, theirs])
     platform.catalog_worker.stop()
     mine.append(platform.place(headers, [(pid, 3)]).json()["id"])  # stays pending for now
     event = UserDeleted(user_id=user_id)
