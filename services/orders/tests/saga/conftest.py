@@ -9,16 +9,19 @@ import pytest
 
 from .platform import Platform
 
+SERVICES = ("catalog", "orders", "users")
 
-def _databases(request: pytest.FixtureRequest, where: Path) -> tuple[str, str]:
+
+def _databases(request: pytest.FixtureRequest, where: Path) -> tuple[str, ...]:
+    """One database per service (catalog, orders, users), all on the parametrised backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{where / 'catalog.db'}", f"sqlite:///{where / 'orders.db'}"
+        return tuple(f"sqlite:///{where / f'{name}.db'}" for name in SERVICES)
     server = request.getfixturevalue("postgres_server")
-    return server.create_database("catalog"), server.create_database("orders")
+    return tuple(server.create_database(name) for name in SERVICES)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def databases(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, ...]:
     return _databases(request, tmp_path)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 import catalog
 import orders
+import users
 from catalog.audit import audit
 from catalog.config import CatalogSettings
 from catalog.ledger import stock_movements
@@ -25,20 +26,22 @@ from flotilla.testing import wait_for
 from flotilla.testing.tokens import TokenMinter
 from orders.config import OrdersSettings
 from orders.repository import orders as orders_table
+from users.config import UsersSettings
 
 from ..conftest import ServedApp, catalog_client
 from .processes import WorkerProcess
 
-QUEUES = [f"{svc}{suffix}" for svc in ("catalog", "orders")
+QUEUES = [f"{svc}{suffix}" for svc in ("catalog", "orders", "users")
           for suffix in ("", ".dlq", ".retry.100ms", ".retry.200ms")]
 
 
 class Platform:
-    def __init__(self, amqp_url: str, catalog_db: str, orders_db: str, minter: TokenMinter,
+    def __init__(self, amqp_url: str, catalog_db: str, orders_db: str, users_db: str, minter: TokenMinter,
                  tmp_path: Path, **env: str) -> None:
         self.amqp_url, self.minter, self.tmp_path = amqp_url, minter, tmp_path
         self.env = {**os.environ, "AMQP_URL": amqp_url, "CATALOG_DATABASE_URL": catalog_db,
-                    "ORDERS_DATABASE_URL": orders_db, "EVENTS_RETRY_DELAYS_MS": "100,200",
+                    "ORDERS_DATABASE_URL": orders_db, "USERS_DATABASE_URL": users_db,
+                    "EVENTS_RETRY_DELAYS_MS": "100,200",
                     "EVENTS_RELAY_IDLE_SECONDS": "0.05", "EVENTS_RECONNECT_MAX_SECONDS": "1",
                     "ORDERS_PENDING_TIMEOUT_SECONDS": "120", "ORDERS_SWEEP_INTERVAL_SECONDS": "0.2",
                     "LOG_FORMAT": "console", **env}
@@ -56,7 +59,18 @@ class Platform:
         self.orders_db = self.orders_app.extensions["flotilla_db"]
         self.catalog_worker = WorkerProcess("catalog-worker", self.env, tmp_path)
         self.orders_worker = WorkerProcess("orders-worker", self.env, tmp_path)
+        self.users_worker = WorkerProcess("users-worker", self.env, tmp_path)  # started on demand
+        self.users_app: Any = None
         self.http = requests.Session()
+
+    def start_users(self) -> Any:
+        """The real users service (app in process, ``users-worker`` relaying its outbox)."""
+        if self.users_app is None:
+            url = self.env["USERS_DATABASE_URL"]
+            migrations.upgrade(users.MIGRATIONS, url)
+            self.users_app = users.create_app(UsersSettings(database_url=url, log_format="console"))
+            self.users_worker.start()
+        return self.users_app
 
     def start_workers(self) -> Platform:
         for worker in (self.catalog_worker, self.orders_worker):
@@ -66,10 +80,13 @@ class Platform:
         return self
 
     def close(self) -> None:
-        for worker in (self.orders_worker, self.catalog_worker):
+        for worker in (self.orders_worker, self.catalog_worker, self.users_worker):
             worker.terminate()
-        for part in (self.orders_worker, self.catalog_worker, self.orders_api, self.catalog_api):
+        for part in (self.users_worker, self.orders_worker, self.catalog_worker, self.orders_api,
+                     self.catalog_api):
             part.stop()
+        if self.users_app is not None:
+            self.users_app.extensions["flotilla_db"].dispose()
         self.http.close()
         self.delete_queues()
         self.catalog_db.dispose()

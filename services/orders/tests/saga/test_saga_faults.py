@@ -10,9 +10,7 @@ import pytest
 
 from catalog.repository import outbox as catalog_outbox
 from flotilla.events import Envelope
-from flotilla.events.envelope import wrap
 from flotilla.testing import wait_for
-from orders.events import UserDeleted
 from orders.repository import outbox as orders_outbox
 
 pytestmark = pytest.mark.slow  # real RabbitMQ, both workers and APIs
@@ -88,17 +86,23 @@ def test_duplicate_deliveries_reserve_nothing_twice(shared_platform):
 
 
 def test_a_deleted_users_live_orders_are_cancelled_and_their_stock_released(shared_platform):
+    """users' own DELETE /users/me -> user.deleted through users-worker -> orders-worker."""
     platform = shared_platform
+    accounts = platform.start_users().test_client()
+    email, password = f"{uuid.uuid4().hex[:10]}@example.org", "a long password"
+    user_id = accounts.post("/auth/register", json={"email": email, "password": password,
+                                                    "name": "Ada"}).json["id"]
+    login = accounts.post("/auth/login", json={"email": email, "password": password}).json
     pid = platform.product(stock=20)
-    user_id, headers = platform.customer()
+    headers = platform.minter.bearer(user_id)  # orders and catalog trust the tests' key
     _, other = platform.customer()
     mine = [platform.place(headers, [(pid, 2)]).json()["id"] for _ in range(2)]
     theirs = platform.place(other, [(pid, 1)]).json()["id"]
     platform.wait_none_pending([*mine, theirs])
     platform.catalog_worker.stop()
     mine.append(platform.place(headers, [(pid, 3)]).json()["id"])  # stays pending for now
-    event = UserDeleted(user_id=user_id)
-    platform.publish(event.type_name(), wrap(event, "/flotilla/users").model_dump_json(), uuid.uuid4().hex)
+    assert accounts.delete("/users/me", headers={"Authorization": f"Bearer {login['access_token']}"}
+                           ).status_code == 204
     wait_for(lambda: all(platform.status_of(o)[0] == "cancelled" for o in mine), timeout=20,
              what="the user's orders to be cancelled")
     platform.catalog_worker.start()
@@ -107,4 +111,5 @@ def test_a_deleted_users_live_orders_are_cancelled_and_their_stock_released(shar
           f"{platform.status_of(theirs)[0]}, stock {platform.stock(pid)} of 20 (1 held for the other), "
           f"audit discrepancies {platform.audit_discrepancies()}")
     assert platform.status_of(theirs)[0] == "confirmed"
+    assert {platform.status_of(o)[1] for o in mine} == {"the customer's account was deleted"}
     assert platform.audit_discrepancies() == 0
