@@ -48,6 +48,8 @@ def init_app(app: Flask, settings: AuthSettings, key_source: KeySource | None = 
 
     @app.before_request
     def _check_guarded_view() -> None:
+        if request.method == "OPTIONS":  # Flask's automatic answer (CORS preflight) needs no caller
+            return
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         roles = getattr(view, _REQUIRES, None)
         if roles is not None:

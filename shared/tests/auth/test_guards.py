@@ -102,3 +102,8 @@ def test_current_caller_outside_a_guard_is_a_programming_error(minter):
 def test_require_role_needs_a_role():
     with pytest.raises(ValueError):
         auth.require_role()
+
+
+def test_options_needs_no_token_but_head_does(client):
+    assert client.options("/me").status_code == 200
+    assert client.head("/me").status_code == 401
