@@ -14,7 +14,7 @@ from flotilla.auth import SECURITY, current_caller, require_user
 from flotilla.problems import Problem, ProblemModel
 from orders import service
 from orders.repository import decode_cursor
-from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderPath, OrderQuery
+from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderPath, OrderQuery, PlaceHeaders
 
 bp = APIBlueprint("orders", __name__, url_prefix="/orders",
                   abp_tags=[Tag(name="orders", description="Orders and their progress")],
@@ -45,7 +45,7 @@ def _idempotency_key() -> str:
 
 @bp.post("", responses={202: OrderOut, 400: ProblemModel, 503: ProblemModel})
 @require_user
-def place_order(body: OrderCreate) -> Response:
+def place_order(header: PlaceHeaders, body: OrderCreate) -> Response:
     """Place an order (202, ``pending``); catalog then reserves its stock or rejects it.
 
     The ``Idempotency-Key`` header is required: the same key and body again return the

@@ -34,6 +34,16 @@ class OrderCreate(StrictBody):
         return self
 
 
+class PlaceHeaders(BaseModel):
+    """Documents the header; ``api`` checks it (missing: 400, malformed: 422)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    idempotency_key: str | None = Field(
+        None, alias="Idempotency-Key",
+        description="Required. A fresh value (e.g. a UUID) per new order; repeat it to retry safely.")
+
+
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
 
 
