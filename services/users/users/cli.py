@@ -1,4 +1,4 @@
-"""``users migrate``, ``users rotate-keys`` and ``users create-admin`` (also via ``flask --app users``)."""
+"""``users migrate``, ``rotate-keys``, ``create-admin`` and ``purge`` (also via ``flask --app users``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask.cli import FlaskGroup
 
 from flotilla.app import current_database
 from flotilla.cli import migrate_command
-from users import service
+from users import housekeeping, service
 from users.model import normalise_email
 
 
@@ -22,6 +22,14 @@ def init_app(app: Flask, migrations: Path) -> None:
         """Publish a new signing key; the previous one keeps verifying, older ones are retired."""
         kid = service.rotate_keys(current_database())
         click.echo(f"users: signing with key {kid}")
+
+    @app.cli.command("purge")
+    def purge_command() -> None:
+        """Delete long-expired refresh tokens and ended login-throttle windows."""
+        settings = current_app.config["FLOTILLA_SETTINGS"]
+        done = housekeeping.purge(current_database(), settings.login_window)
+        click.echo(f"users: purged {done.refresh_tokens} refresh tokens, "
+                   f"{done.login_counters} login counters")
 
     @app.cli.command("create-admin")
     @click.option("--email", required=True)

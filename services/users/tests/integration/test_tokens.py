@@ -100,3 +100,23 @@ def test_create_admin_cli_creates_then_promotes(app, client, register):
     assert "admin" in jwt.decode(pair["access_token"], options={"verify_signature": False})["roles"]
     bad = runner.invoke(args=["create-admin", "--email", "x@y.org", "--password", "short"])
     assert bad.exit_code != 0
+
+
+def test_purge_drops_long_expired_tokens_and_ended_windows_only(app, client, login):
+    from datetime import timedelta
+
+    from users.housekeeping import purge
+
+    old, fresh = login(), login()
+    client.post("/auth/login", json={"email": "nobody@example.org", "password": "wrong pass"})
+    db = app.extensions["flotilla_db"]
+    with UnitOfWork(db, write=True) as uow:
+        token = uow.refresh_tokens.by_hash(hash_refresh_token(old["refresh_token"]))
+        token.expires_at = token.issued_at - timedelta(days=2)
+    nothing_yet = purge(db, login_window=900)
+    assert nothing_yet.refresh_tokens == 1 and nothing_yet.login_counters == 0
+    later = purge(db, login_window=900, now=token.issued_at + timedelta(hours=1))
+    assert later.login_counters >= 1
+    assert _refresh(client, fresh["refresh_token"]).status_code == 200
+    result = app.test_cli_runner().invoke(args=["purge"])
+    assert result.exit_code == 0 and "purged" in result.output

@@ -1,0 +1,33 @@
+"""Dropping rows nobody needs any more: long-expired refresh tokens, ended throttle windows.
+
+Run ``users purge`` from cron (or a Kubernetes CronJob); it is safe to run at any time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+
+from flotilla.db import Database, utcnow
+from users.repository import login_failures, refresh_tokens
+
+#: Expired refresh tokens are kept a while so a late reuse is still recognised as one.
+REFRESH_GRACE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Purged:
+    refresh_tokens: int
+    login_counters: int
+
+
+def purge(db: Database, login_window: int, now: datetime | None = None) -> Purged:
+    now = now or utcnow()
+    with db.session(write=True) as session:
+        tokens = session.execute(delete(refresh_tokens)
+                                 .where(refresh_tokens.c.expires_at < now - REFRESH_GRACE))
+        counters = session.execute(delete(login_failures).where(
+            login_failures.c.window_started_at < now - timedelta(seconds=login_window)))
+    return Purged(tokens.rowcount or 0, counters.rowcount or 0)  # type: ignore[attr-defined]
