@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
 from orders.repository import orders as orders_table
@@ -138,3 +139,11 @@ def test_anonymous_callers_get_401(client):
     assert client.get("/orders").status_code == 401
     response = client.post("/orders", json={"items": []}, headers={"Idempotency-Key": "k"})
     assert response.status_code == 401 and response.mimetype == PROBLEM
+
+
+def test_the_openapi_document_is_valid_and_describes_the_header(client):
+    document = client.get("/openapi.json").json
+    validate(document)
+    post = document["paths"]["/orders"]["post"]
+    assert {"name": "Idempotency-Key", "in": "header"}.items() <= post["parameters"][0].items()
+    assert {"202", "400", "401", "422", "503"} <= set(post["responses"])
