@@ -54,5 +54,6 @@ contracts: install
 
 # Slow (minutes) and needs podman, so not part of `make test`; see scripts/image-smoke.sh.
 .PHONY: images
-images:
+images: install
+	scripts/system-deps.sh test
 	scripts/image-smoke.sh

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Build Flotilla's images with podman FROM a local Debian image made with debootstrap
-# (no registry is needed), then run the catalog image on SQLite and check it answers.
+# (no registry is needed), run the catalog image on SQLite and check it answers, then
+# (when every image was built) run all eight containers together against a real
+# PostgreSQL and RabbitMQ and place one order through the edge (deploy/smoke/stack_smoke.py).
 # Slow (minutes), so it is `make images`, not part of `make test`.
 #
-#   scripts/image-smoke.sh                 # base image (once), every component image, catalog smoke run
+#   scripts/image-smoke.sh                 # base image (once), every image, both smoke runs
 #   IMAGES="catalog" scripts/image-smoke.sh
 #
 # Prints the figures: base image time, build time and size per image, time to the first
-# /health/ready 200 and to the first /products answer.
+# /health/ready 200 and to the first /products answer, stack start-up and saga times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,5 +113,17 @@ print(f"catalog: /products lists {len(body['items'])} items, first: {body['items
 PY
 uid=$(podman exec "$name" id -u)
 [ "$uid" = 10001 ] || { echo "catalog runs as uid $uid, expected 10001" >&2; exit 1; }
-podman healthcheck run "$name" >/dev/null && echo "catalog: HEALTHCHECK passes; runs as uid $uid"
+podman healthcheck run "$name" >/dev/null 2>&1 && echo "catalog: HEALTHCHECK passes; runs as uid $uid"
+podman rm -f "$name" >/dev/null 2>&1
+
+# --- the whole stack ---------------------------------------------------------------------
+every=1
+for image in catalog users orders gateway edge; do
+  case " $images " in *" $image "*) ;; *) every=0 ;; esac
+done
+if [ "$every" = 1 ]; then
+  "${VENV:-.venv}/bin/python" deploy/smoke/stack_smoke.py "$tag"
+else
+  echo "(stack smoke skipped: it needs every image)"
+fi
 echo "image smoke: OK"
