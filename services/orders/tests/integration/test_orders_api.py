@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
@@ -147,3 +148,25 @@ def test_the_openapi_document_is_valid_and_describes_the_header(client):
     post = document["paths"]["/orders"]["post"]
     assert {"name": "Idempotency-Key", "in": "header"}.items() <= post["parameters"][0].items()
     assert {"202", "400", "401", "422", "503"} <= set(post["responses"])
+
+
+def test_concurrent_retries_with_one_key_make_one_order(app, customer, make_product):
+    pid = make_product()["id"]
+    _, headers = customer()
+
+    def attempt(_: int):
+        return _place(app.test_client(), headers, [{"product_id": pid, "quantity": 1}], key="same-key")
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(attempt, range(8)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json["id"] for r in responses}) == 1
+    assert _count(app, orders_table) == 1
+    assert _count(app, outbox, outbox.c.event_type == "order.placed.v1") == 1
+
+
+def test_products_in_two_currencies_are_422(client, customer, make_product):
+    _, headers = customer()
+    eur, usd = make_product(currency="EUR")["id"], make_product(currency="USD")["id"]
+    response = _place(client, headers, [{"product_id": p, "quantity": 1} for p in (eur, usd)])
+    assert response.status_code == 422 and "one currency" in response.json["detail"]
