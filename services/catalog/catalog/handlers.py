@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from catalog import ledger
@@ -75,10 +75,24 @@ class StockReleased(Event):
     model_config = ConfigDict(json_schema_extra={"examples": [{"order_id": _ORDER, "lines": _LINES}]})
 
 
+class OrderedLine(BaseModel):
+    product_id: uuid.UUID
+    quantity: int = Field(gt=0)
+
+
 class OrderPlaced(Event):
+    """Catalog's reading of orders' event; a malformed one is unreadable (parked), never applied."""
+
     event_name = "order.placed"
     order_id: uuid.UUID
-    lines: list[StockLine]
+    lines: list[OrderedLine] = Field(min_length=1)
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_product(cls, lines: list[OrderedLine]) -> list[OrderedLine]:
+        if len({li.product_id for li in lines}) != len(lines):
+            raise ValueError("a product appears on two lines")
+        return lines
 
 
 class OrderCancelled(Event):
@@ -99,7 +113,8 @@ def on_order_placed(session: Session, envelope: Envelope, event: OrderPlaced) ->
     if decision is None:
         log.info("order %s was decided before; nothing to do", event.order_id)
     elif decision.reserved:
-        out.add(StockReserved(order_id=event.order_id, lines=event.lines), event.order_id)
+        lines = [StockLine(product_id=li.product_id, quantity=li.quantity) for li in event.lines]
+        out.add(StockReserved(order_id=event.order_id, lines=lines), event.order_id)
     else:
         refusals = [LineRefusal(product_id=r.product_id, reason=r.reason) for r in decision.refusals]
         out.add(StockRejected(order_id=event.order_id, lines=refusals), event.order_id)

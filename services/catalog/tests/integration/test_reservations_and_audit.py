@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pydantic
+import pytest
 from sqlalchemy import select, text
 
 from catalog.handlers import OrderCancelled, OrderPlaced, on_order_cancelled, on_order_placed
@@ -96,3 +98,11 @@ def test_the_audit_counts_adjustments_and_catches_a_stock_change_outside_the_led
 
 def test_the_audit_is_for_admins(anonymous):
     assert anonymous.get("/stock/audit").status_code == 401
+
+
+def test_malformed_orders_are_unreadable_not_applied():
+    pid = str(uuid.uuid4())
+    for lines in ([], [{"product_id": pid, "quantity": 0}],
+                  [{"product_id": pid, "quantity": 1}, {"product_id": pid, "quantity": 2}]):
+        with pytest.raises(pydantic.ValidationError):
+            OrderPlaced.model_validate({"order_id": str(uuid.uuid4()), "lines": lines})
