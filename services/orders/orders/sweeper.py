@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from flotilla.db import Database, utcnow
@@ -34,8 +35,10 @@ def sweep_once(db: Database, timeout_s: float, batch: int = 100) -> int:
 
 
 class Sweeper:
-    def __init__(self, db: Database, timeout_s: float, interval_s: float, batch: int = 100) -> None:
+    def __init__(self, db: Database, timeout_s: float, interval_s: float, batch: int = 100,
+                 on_cancel: Callable[[int], None] | None = None) -> None:
         self.db, self.timeout_s, self.interval_s, self.batch = db, timeout_s, interval_s, batch
+        self.on_cancel = on_cancel  # told how many orders each sweep cancelled (metrics)
         self.cancelled = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -44,6 +47,8 @@ class Sweeper:
             try:
                 while (n := sweep_once(self.db, self.timeout_s, self.batch)) > 0:
                     self.cancelled += n
+                    if self.on_cancel is not None:
+                        self.on_cancel(n)
                     log.info("sweeper: cancelled %d order(s) pending for over %gs", n, self.timeout_s)
                     if stop.is_set() or n < self.batch:
                         break

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import click
+from prometheus_client import Counter
 
 from flotilla.db import Database
 from flotilla.events.cli import worker_cli
@@ -33,7 +34,10 @@ def run_worker() -> int:
     spec = build()
     sweep = load_settings(SweeperSettings)
     worker = Worker(spec)
-    sweeper = Sweeper(spec.db, sweep.pending_timeout, sweep.sweep_interval, sweep.sweep_batch)
+    swept = Counter("flotilla_orders_timed_out_total", "Pending orders cancelled by the sweeper",
+                    ["service"], registry=worker.metrics.registry).labels(service="orders")
+    sweeper = Sweeper(spec.db, sweep.pending_timeout, sweep.sweep_interval, sweep.sweep_batch,
+                      on_cancel=swept.inc)
     thread = threading.Thread(target=sweeper.run, args=(worker.stop,), name="sweeper", daemon=True)
     thread.start()
     status = worker.run()

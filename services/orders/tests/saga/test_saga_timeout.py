@@ -29,5 +29,6 @@ def test_pending_timeout_cancels_and_the_late_reservation_is_released(make_platf
           f"reservations {len(reserved)}, stock {platform.stock(pid)}, "
           f"audit discrepancies {platform.audit_discrepancies()}")
     assert reason == "not confirmed within 1 seconds"
+    assert platform.orders_worker.metric("flotilla_orders_timed_out_total") == 1
     assert platform.status_of(order["id"])[0] == "cancelled" and platform.stock(pid) == 10
     assert platform.audit_discrepancies() == 0
