@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from sqlalchemy.orm import Session
 
 from catalog import ledger
@@ -27,7 +27,7 @@ inbox = inbox_table(metadata)
 
 _ORDER = "0b6f5a3e-1c4d-4e8f-9a2b-7c3d5e6f8a90"
 _PRODUCT = "7d0c8f9e-6a55-4c1e-9b3f-2f1a4c0d9e11"
-_LINES = [{"product_id": _PRODUCT, "quantity": 2}]
+_LINES: list[JsonValue] = [{"product_id": _PRODUCT, "quantity": 2}]
 
 
 class StockLine(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ class UnitOfWork:
     def __init__(self, db: Database | None, *, write: bool = False) -> None:
         self._db = db
         self._write = write
-        self._cm = None
+        self._cm: AbstractContextManager[Session] | None = None
 
     @classmethod
     def of(cls, session: Session) -> UnitOfWork:
