@@ -39,6 +39,7 @@ def journey(edge_url: str, midway=lambda: None) -> list[str]:
     midway()
     placed = c.call("POST", "/orders", (202,), headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
                     json={"items": [{"product_id": product["id"], "quantity": 2}]}).json()
+    assert "id" in placed, c.errors
     order_path = f"/orders/{placed['id']}"
     wait_for(lambda: c.call("GET", order_path, headers=auth).json()["status"] == "confirmed",
              timeout=20, what="order confirmed")

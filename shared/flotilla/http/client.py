@@ -4,7 +4,9 @@
 - a deadline per call (``timeout``) that every attempt, back-off included, fits in;
 - retries with full-jitter back-off, for idempotent methods only, limited by a
   :class:`RetryBudget`; a refused connection (nothing was sent) moves on to another
-  instance at once, for any method, without spending the budget;
+  instance at once, for any method, without spending the budget, and an idempotent call
+  whose connection broke before any answer (an instance killed under a kept-alive
+  connection) gets one such free retry too;
 - round-robin over the instances discovery returns, skipping those whose
   :class:`CircuitBreaker` is open (half-open ones get one probe);
 - ``X-Request-ID`` from :mod:`flotilla.context` and the caller's ``Authorization`` passed on.
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
+#: The connection broke before an answer: a kept-alive socket to an instance that just died.
+DROPPED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,11 @@ class CallPolicy:
     backoff_cap: float = 0.5
 
 
-def make_http_client(max_connections: int = 100, keepalive: int = 20) -> httpx.Client:
+def make_http_client(max_connections: int = 100, keepalive: int = 20,
+                     keepalive_expiry: float = 4.0) -> httpx.Client:
+    # Idle connections are dropped before gunicorn's own keep-alive (5 s) closes them under us.
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive,
-                          keepalive_expiry=30.0)
+                          keepalive_expiry=keepalive_expiry)
     return httpx.Client(limits=limits, follow_redirects=False, trust_env=False)
 
 
@@ -116,6 +122,7 @@ class ServiceClient:
         sent_headers = self._headers(headers)
         self.budget.deposit()
         tried: set[str] = set()
+        reconnected = False
         last_error: Exception | None = None
         for attempt in range(self.policy.attempts):
             inst = self._choose(order, tried)
@@ -137,6 +144,10 @@ class ServiceClient:
             except httpx.TransportError as exc:  # read timeouts, resets, protocol errors
                 breaker.record_failure()
                 last_error = exc
+                if (may_retry and not reconnected and isinstance(exc, DROPPED)
+                        and attempt + 1 < self.policy.attempts):
+                    reconnected = True
+                    continue  # a connection that died under us (instance gone): once, free, elsewhere
             else:
                 if response.status_code < 500:
                     breaker.record_success()

@@ -111,3 +111,53 @@ def test_no_instances_and_unreachable_map_to_503_with_retry_after():
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.mimetype == "application/problem+json"
+
+
+class DroppingServer:
+    """Reads the first request and closes without answering (an instance killed mid-call),
+    then answers every later connection properly."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.recv(65536)
+            if self.connections > 1:
+                body = b'{"ok": true}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.close()
+
+    def stop(self) -> None:
+        self.sock.close()
+
+
+def test_a_connection_dropped_before_any_answer_is_retried_once_for_idempotent_calls_only():
+    server = DroppingServer()
+    try:
+        client = client_for(server.url, budget=RetryBudget(ratio=0))  # no budget at all
+        assert client.get_json("/x") == {"ok": True}
+        assert server.connections == 2
+    finally:
+        server.stop()
+    server = DroppingServer()
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            client_for(server.url, budget=RetryBudget(ratio=0)).request("POST", "/x", json={})
+        assert server.connections == 1  # a POST is never sent twice
+    finally:
+        server.stop()
