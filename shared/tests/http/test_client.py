@@ -46,7 +46,7 @@ def test_a_slow_upstream_times_out_within_the_timeout(upstream):
     with pytest.raises(UpstreamTimeout):
         client.request("GET", "/slow", params={"seconds": "2"})
     elapsed = time.monotonic() - started
-    assert elapsed < 0.45, f"timed out after {elapsed:.3f}s, timeout 0.3s"
+    assert 0.28 <= elapsed < 0.5, f"timed out after {elapsed:.3f}s, timeout 0.3s"
 
 
 def test_failing_upstream_sees_at_most_1_2_requests_per_call_and_no_retried_post(upstream):
@@ -81,7 +81,7 @@ def test_breaker_opens_then_answers_fast_then_closes(upstream):
     started = time.monotonic()
     with pytest.raises(CircuitOpen) as info:
         client.request("GET", "/fail")
-    assert time.monotonic() - started < 0.05
+    assert time.monotonic() - started < 0.1  # refused without a network call
     assert info.value.retry_after == 1
     assert upstream.count("GET", "/fail") == before
     time.sleep(0.55)  # the breaker's own reset timeout is what is under test
