@@ -17,9 +17,11 @@ class StaticDiscovery(Discovery):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> StaticDiscovery:
-        """``<SVC>_URL`` for each service; known services default to ``127.0.0.1:<dev port>``."""
+        """``<SVC>_URL`` for each service; known services default to ``127.0.0.1:<SVC>_PORT``
+        (the port ``make run`` gives them; the design's development port when unset)."""
         env = os.environ if environ is None else environ
-        urls = {svc: [f"http://127.0.0.1:{port}"] for svc, port in DEFAULT_PORTS.items()}
+        urls = {svc: [f"http://127.0.0.1:{env.get(f'{svc.upper()}_PORT') or port}"]
+                for svc, port in DEFAULT_PORTS.items()}
         for key, value in env.items():
             if key.endswith("_URL") and value.startswith(("http://", "https://")):
                 service = key[: -len("_URL")].lower()

@@ -10,10 +10,11 @@ from flotilla.discovery.static import StaticDiscovery
 def test_static_reads_svc_url_lists_and_defaults_to_the_dev_ports():
     disc = StaticDiscovery.from_environment({
         "CATALOG_URL": "http://10.0.0.1:8082/, http://10.0.0.2:8082",
-        "CATALOG_DATABASE_URL": "postgresql://db/catalog",
+        "CATALOG_DATABASE_URL": "postgresql://db/catalog", "USERS_PORT": "9081",
     })
     assert [i.url for i in disc.instances("catalog")] == ["http://10.0.0.1:8082", "http://10.0.0.2:8082"]
     assert [i.url for i in disc.instances("orders")] == ["http://127.0.0.1:8083"]
+    assert [i.url for i in disc.instances("users")] == ["http://127.0.0.1:9081"]  # make run's port
     assert disc.instances("catalog_database") == []
     assert disc.instances("nothing") == []
 
