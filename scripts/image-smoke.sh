@@ -2,7 +2,9 @@
 # Build Flotilla's images with podman FROM a local Debian image made with debootstrap
 # (no registry is needed), run the catalog image on SQLite and check it answers, then
 # (when every image was built) run all eight containers together against a real
-# PostgreSQL and RabbitMQ and place one order through the edge (deploy/smoke/stack_smoke.py).
+# PostgreSQL and RabbitMQ and place one order through the edge (deploy/smoke/stack_smoke.py),
+# then bring docker-compose.yml itself up with podman-compose, third-party images replaced
+# by local stand-ins, and do the same (deploy/smoke/compose_smoke.sh).
 # Slow (minutes), so it is `make images`, not part of `make test`.
 #
 #   scripts/image-smoke.sh                 # base image (once), every image, both smoke runs
@@ -123,7 +125,8 @@ for image in catalog users orders gateway edge; do
 done
 if [ "$every" = 1 ]; then
   "${VENV:-.venv}/bin/python" deploy/smoke/stack_smoke.py "$tag"
+  IMAGE_TAG=$tag deploy/smoke/compose_smoke.sh  # docker-compose.yml itself, with stand-ins
 else
-  echo "(stack smoke skipped: it needs every image)"
+  echo "(stack and compose smoke skipped: they need every image)"
 fi
 echo "image smoke: OK"
