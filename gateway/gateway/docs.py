@@ -61,6 +61,9 @@ def merge(documents: dict[str, dict[str, Any]], missing: list[str]) -> dict[str,
                 out["paths"][routes.PUBLIC_PREFIX + path] = item
         known = {t["name"] for t in out["tags"]}
         out["tags"] += [t for t in document.get("tags", []) if t.get("name") not in known]
+    used = {tag for item in out["paths"].values() for op in item.values() if isinstance(op, dict)
+            for tag in op.get("tags", [])}
+    out["tags"] = [t for t in out["tags"] if t.get("name") in used]  # none for unpublished paths
     if missing:
         out["x-flotilla-unavailable"] = sorted(missing)
     return out

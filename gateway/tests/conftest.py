@@ -20,9 +20,10 @@ PRODUCT_IDS = [str(uuid.UUID(int=n)) for n in (1, 2, 3)]
 
 def _openapi(prefix: str, schema: str) -> dict:
     return {"openapi": "3.1.0", "info": {"title": prefix, "version": "1"},
-            "tags": [{"name": prefix.strip("/")}],
-            "paths": {prefix: {"get": {"responses": {"200": {"description": "ok", "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}}}},
+            "tags": [{"name": prefix.strip("/")}, {"name": "internal"}],
+            "paths": {prefix: {"get": {"tags": [prefix.strip("/")], "responses": {"200": {
+                "description": "ok", "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}}}},
                 "/health/ready": {"get": {"responses": {"200": {"description": "ok"}}}}},
             "components": {"schemas": {schema: {"type": "object", "title": prefix},
                                        "Problem": {"type": "object", "title": f"{prefix} problem"}}}}

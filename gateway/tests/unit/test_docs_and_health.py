@@ -15,6 +15,7 @@ def test_openapi_merges_the_services_under_the_public_paths(gw):
     ref = doc["paths"]["/api/v1/orders"]["get"]["responses"]["200"]["content"]["application/json"]
     assert ref["schema"]["$ref"] == "#/components/schemas/Order"
     assert "x-flotilla-unavailable" not in doc
+    assert {t["name"] for t in doc["tags"]} == {"products", "orders", "users/me"}  # no empty sections
 
 
 def test_openapi_says_which_services_are_missing(make_gateway):
