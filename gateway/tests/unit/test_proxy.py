@@ -113,3 +113,16 @@ def test_upstream_down_is_503_with_retry_after(make_gateway):
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert response.json["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_behind_one_trusted_proxy_the_client_address_comes_from_it(make_gateway, upstreams):
+    gw = make_gateway(trusted_proxies=1, rate_limit="2/minute")
+    nginx_says = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    gw.get("/api/v1/products", headers=nginx_says)
+    _, _, headers = upstreams["catalog"].seen[-1]
+    assert headers["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+    assert headers["X-Forwarded-Proto"] == "https"
+    assert gw.get("/api/v1/products", headers=nginx_says).status_code == 200
+    assert gw.get("/api/v1/products", headers=nginx_says).status_code == 429  # 203.0.113.7's quota
+    other = {"X-Forwarded-For": "198.51.100.9"}
+    assert gw.get("/api/v1/products", headers=other).status_code == 200  # another client's own
