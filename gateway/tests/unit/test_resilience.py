@@ -56,6 +56,18 @@ def test_a_failing_upstream_sees_at_most_1_2_requests_per_call_and_no_retried_po
     assert posts == 50
 
 
+def test_with_the_breaker_on_a_failing_upstream_is_left_alone(make_gateway):
+    failing = scripted("failing", status=503)
+    try:
+        gw = make_gateway(urls={"catalog": [failing.url]})  # defaults: 5 failures open it for 5 s
+        statuses = [gw.get("/api/v1/products").status_code for _ in range(200)]
+        seen = failing.count("GET", "/products")
+    finally:
+        failing.stop()
+    print(f"\nbreaker on: {seen} upstream requests for 200 client requests ({seen / 200:.3f} per request)")
+    assert set(statuses) == {503} and seen <= 6
+
+
 def test_the_breaker_opens_answers_fast_503s_and_closes_again(make_gateway):
     up = scripted("flaky", status=500)
     gw = make_gateway(urls={"catalog": [up.url]}, breaker_failures=5, breaker_reset_seconds=1.0)
