@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import _fixed_rate
-from bench._load import wrk
+from bench._load import LoadResult, wrk
 from flotilla.testing import free_port
 from flotilla.testing.processes import GunicornProcess
 from gateway.nginx import EdgeConfig, NginxProcess
@@ -39,6 +39,16 @@ def _seed(env: dict[str, str]) -> None:
     for command in ("migrate", "seed"):
         subprocess.run([sys.executable, "-m", "catalog.cli", command], check=True,
                        env={**os.environ, **env}, capture_output=True)
+
+
+def _saturate(url: str) -> LoadResult | None:
+    """wrk at saturation; None (said on stdout) when wrk finished no request to measure."""
+    for _ in range(2):
+        try:
+            return wrk(url, seconds=SECONDS)
+        except (AttributeError, ValueError) as exc:  # wrk printed no latency figures
+            print(f"  (wrk measured nothing at {url}: {exc}; once more)", flush=True)
+    return None
 
 
 def main() -> None:
@@ -70,12 +80,18 @@ def main() -> None:
         print(f"{'path':<16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'vs direct':>9}")
         saturation = {}
         for label, url in targets:
-            wrk(url, seconds=1)  # warm up connections and caches
-            result = wrk(url, seconds=SECONDS)
+            _fixed_rate.run(url, rate=50, seconds=1, senders=4)  # warm up connections and caches
+            result = _saturate(url)
+            if result is None:
+                print(f"{label:<16} no result", flush=True)
+                continue
             saturation[label] = result.requests_per_second
             print(f"{label:<16} {result.requests_per_second:>8.0f} {result.p50_ms:>7.2f} "
                   f"{result.p99_ms:>7.2f} {result.non_2xx:>8} "
-                  f"{result.requests_per_second / saturation['direct']:>8.2f}x", flush=True)
+                  f"{result.requests_per_second / saturation.get('direct', float('nan')):>8.2f}x",
+                  flush=True)
+        if "gateway" not in saturation or "direct" not in saturation:
+            return
         rate = round(saturation["gateway"] / 2)
         print(f"\nfixed rate {rate} req/s (half the gateway's saturation), open loop, {SECONDS}s each")
         print(f"{'path':<16} {'achieved':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
