@@ -54,6 +54,8 @@ class CallPolicy:
 
 def make_http_client(max_connections: int = 100, keepalive: int = 20,
                      keepalive_expiry: float = 4.0) -> httpx.Client:
+    # httpx logs every request at INFO; ours logs failures, the access log the rest.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Idle connections are dropped before gunicorn's own keep-alive (5 s) closes them under us.
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive,
                           keepalive_expiry=keepalive_expiry)
