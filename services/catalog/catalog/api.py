@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from catalog import service
-from catalog.repository import ProductFilter, decode_cursor
+from catalog.repository import ProductFilter
 from catalog.schemas import (
     ProductCreate,
     ProductOut,
@@ -21,6 +21,7 @@ from catalog.schemas import (
 )
 from flotilla.app import current_database
 from flotilla.auth import SECURITY, require_role
+from flotilla.pagination import decode_cursor
 from flotilla.problems import Problem, ProblemModel
 
 bp = APIBlueprint("products", __name__, url_prefix="/products",

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 
 from sqlalchemy import (
     BigInteger,
@@ -28,8 +25,9 @@ from sqlalchemy.orm import Session, registry
 
 from catalog.events import registry as events
 from catalog.model import Product
-from flotilla.db import Database, UTCDateTime
+from flotilla.db import UTCDateTime
 from flotilla.events import Outbox, outbox_table
+from flotilla.unit_of_work import UnitOfWork as BaseUnitOfWork
 
 metadata = MetaData()
 
@@ -67,21 +65,6 @@ class ProductFilter:
     q: str | None = None
     min_price: int | None = None
     max_price: int | None = None
-
-
-def encode_cursor(product: Product) -> str:
-    raw = json.dumps([product.created_at.isoformat(), str(product.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Raises ``ValueError`` for anything this module did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, pid = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(pid)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError("not a cursor this API issued") from exc
 
 
 class ProductRepository:
@@ -122,23 +105,13 @@ class ProductRepository:
         return list(self.session.scalars(stmt))
 
 
-class UnitOfWork:
-    """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error."""
+class UnitOfWork(BaseUnitOfWork):
+    """Catalog's transaction: products, and the outbox that commits with them."""
 
     products: ProductRepository
     outbox: Outbox
 
-    def __init__(self, db: Database, *, write: bool = False) -> None:
-        self._db = db
-        self._write = write
-
-    def __enter__(self) -> UnitOfWork:
-        self._cm = self._db.session(write=self._write)
-        self.session = self._cm.__enter__()
-        self.products = ProductRepository(self.session)
-        self.outbox = Outbox(self.session, outbox, events.source)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._cm.__exit__(exc_type, exc, tb)
+    def _bind(self, session: Session) -> None:
+        super()._bind(session)
+        self.products = ProductRepository(session)
+        self.outbox = Outbox(session, outbox, events.source)

@@ -10,8 +10,9 @@ from typing import Any
 
 from catalog.events import ProductCreated, ProductDeleted, ProductUpdated
 from catalog.model import Product, ProductNotFound
-from catalog.repository import ProductFilter, UnitOfWork, encode_cursor
+from catalog.repository import ProductFilter, UnitOfWork
 from flotilla.db import Database
+from flotilla.pagination import encode_cursor
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def list_products(db: Database, flt: ProductFilter, limit: int,
         rows = uow.products.page(flt, limit + 1, after)
     more = len(rows) > limit
     items = rows[:limit]
-    return Page(items, encode_cursor(items[-1]) if more else None)
+    return Page(items, encode_cursor(items[-1].created_at, items[-1].id) if more else None)
 
 
 def get_product(db: Database, product_id: uuid.UUID) -> Product:

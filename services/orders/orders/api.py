@@ -11,9 +11,9 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from flotilla.app import current_database
 from flotilla.auth import SECURITY, current_caller, require_user
+from flotilla.pagination import decode_cursor
 from flotilla.problems import Problem, ProblemModel
 from orders import service
-from orders.repository import decode_cursor
 from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderPath, OrderQuery, PlaceHeaders
 
 bp = APIBlueprint("orders", __name__, url_prefix="/orders",

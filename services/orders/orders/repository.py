@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import datetime
 
@@ -80,21 +78,6 @@ def start_mappers() -> None:
             "lines": relationship(OrderLine, order_by=order_lines.c.line_no, lazy="selectin",
                                   cascade="all, delete-orphan"),
         })
-
-
-def encode_cursor(order: Order) -> str:
-    raw = json.dumps([order.created_at.isoformat(), str(order.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Raises ``ValueError`` for anything this module did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, oid = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(oid)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError("not a cursor this API issued") from exc
 
 
 class OrderRepository:

@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from flotilla.auth import Caller
 from flotilla.db import Database
+from flotilla.pagination import encode_cursor
 from orders.catalog_client import CatalogClient
 from orders.events import OrderCancelled, OrderPlaced, PlacedLine
 from orders.model import IdempotencyKeyReused, Order, OrderLine, OrderNotFound
-from orders.repository import encode_cursor
 from orders.unit_of_work import UnitOfWork
 
 
@@ -119,7 +119,7 @@ def list_orders(db: Database, caller: Caller, *, status: str | None, limit: int,
     with UnitOfWork(db) as uow:
         rows = uow.orders.page(owner, status, limit + 1, after)
     items = rows[:limit]
-    return Page(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+    return Page(items, encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None)
 
 
 def cancel(uow: UnitOfWork, order: Order, reason: str) -> None:

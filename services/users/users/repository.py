@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from types import TracebackType
 
 from sqlalchemy import JSON, Column, ForeignKey, MetaData, String, Table, Text, Uuid, select, text, update
 from sqlalchemy.orm import Session, registry
 
-from flotilla.db import Database, UTCDateTime, utcnow
+from flotilla.db import UTCDateTime, utcnow
 from flotilla.events import Outbox, outbox_table
+from flotilla.unit_of_work import UnitOfWork as BaseUnitOfWork
 from users.events import registry as events
 from users.model import RefreshToken, SigningKey, User
 from users.throttle import LoginFailureRepository, login_failures_table
@@ -137,8 +137,8 @@ class SigningKeyRepository:
         return self.session.scalars(stmt).one_or_none()
 
 
-class UnitOfWork:
-    """``with UnitOfWork(db, write=True) as uow:`` commits on success, rolls back on error."""
+class UnitOfWork(BaseUnitOfWork):
+    """Users, their tokens and keys, and the outbox, in one transaction."""
 
     users: UserRepository
     refresh_tokens: RefreshTokenRepository
@@ -146,20 +146,10 @@ class UnitOfWork:
     login_failures: LoginFailureRepository
     outbox: Outbox
 
-    def __init__(self, db: Database, *, write: bool = False) -> None:
-        self._db = db
-        self._write = write
-
-    def __enter__(self) -> UnitOfWork:
-        self._cm = self._db.session(write=self._write)
-        self.session = self._cm.__enter__()
-        self.users = UserRepository(self.session)
-        self.refresh_tokens = RefreshTokenRepository(self.session)
-        self.signing_keys = SigningKeyRepository(self.session)
-        self.login_failures = LoginFailureRepository(self.session, login_failures)
-        self.outbox = Outbox(self.session, outbox, events.source)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._cm.__exit__(exc_type, exc, tb)
+    def _bind(self, session: Session) -> None:
+        super()._bind(session)
+        self.users = UserRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+        self.signing_keys = SigningKeyRepository(session)
+        self.login_failures = LoginFailureRepository(session, login_failures)
+        self.outbox = Outbox(session, outbox, events.source)

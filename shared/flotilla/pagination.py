@@ -1,0 +1,23 @@
+"""Opaque keyset cursors: ``(created_at, id)`` of the last row a page showed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ``ValueError`` for anything :func:`encode_cursor` did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, row_id = json.loads(raw)
+        return datetime.fromisoformat(created), uuid.UUID(row_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError("not a cursor this API issued") from exc
