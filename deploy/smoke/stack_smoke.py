@@ -40,8 +40,8 @@ def plan(pg: PostgresServer, amqp_url: str, consul: str) -> list[tuple[str, str,
     runs = []
     for svc, port in API_PORTS.items():
         db = {f"{svc.upper()}_DATABASE_URL": pg.create_database(svc).replace("+psycopg", "")}
-        admin = ({"FLOTILLA_ADMIN_EMAIL": ADMIN["email"], "FLOTILLA_ADMIN_PASSWORD": ADMIN["password"]}
-                 if svc == "users" else {})
+        admin = ({"FLOTILLA_ADMIN_EMAIL": ADMIN["email"], "FLOTILLA_ADMIN_PASSWORD": ADMIN["password"],
+                  "USERS_TRUSTED_PROXIES": "2"} if svc == "users" else {})
         runs.append((f"{svc}-api", svc, "api", {**common, **db, **admin, "PORT": str(port)}))
         runs.append((f"{svc}-worker", svc, "worker", {**common, **db, "WORKER_PORT": str(WORKER_PORTS[svc])}))
     gateway = {**common, "PORT": str(GATEWAY_PORT), "GATEWAY_TRUSTED_PROXIES": "1"}

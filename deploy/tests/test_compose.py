@@ -72,6 +72,8 @@ def test_services_are_configured_as_the_design_says(compose: dict[str, Any]) -> 
             assert env["DISCOVERY"] == "consul" and env["CONSUL_HTTP_ADDR"] == "consul:8500"
             assert env["JWT_JWKS_URL"] == "http://users-api:8081/auth/jwks.json"
             assert compose[f"{svc}-{role}"]["command"] == [role]
+    assert compose["users-api"]["environment"]["USERS_TRUSTED_PROXIES"] == "2"  # edge + gateway
+    assert compose["gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"] == "1"  # the edge
     init = (ROOT / "deploy" / "postgres" / "init-databases.sh").read_text()
     assert "for db in users catalog orders" in init
 

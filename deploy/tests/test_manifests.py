@@ -42,10 +42,17 @@ def test_each_service_has_api_worker_service_and_autoscaler(rendered: Rendered) 
         assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
         env = {e["name"] for e in containers(api)[0].get("env", [])}
         assert {f"{svc.upper()}_DATABASE_URL", "AMQP_URL"} <= env
+    # Behind edge + gateway, as under make run (Procfile): the client's address is 2 hops back.
+    assert _env_of(rendered.named("Deployment", "users-api"))["USERS_TRUSTED_PROXIES"] == "2"
+    assert _env_of(rendered.named("Deployment", "gateway"))["GATEWAY_TRUSTED_PROXIES"] == "1"
     for name in ("gateway", "edge"):
         rendered.named("Deployment", name)
         rendered.named("Service", name)
         rendered.named("HorizontalPodAutoscaler", name)
+
+
+def _env_of(deployment: Obj) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in containers(deployment)[0].get("env", []) if "value" in e}
 
 
 def test_settings_come_from_the_config_map(rendered: Rendered) -> None:
