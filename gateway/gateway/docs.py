@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import flask_swagger_ui
-from flask import Flask, Response, current_app, jsonify, send_from_directory
+from flask import Flask, Response, current_app, jsonify, redirect, send_from_directory
 
 from flotilla.http import UpstreamError
 from flotilla.problems import Problem
@@ -119,3 +119,6 @@ def init_app(app: Flask, cache_seconds: float) -> None:
     app.view_functions["openapi_document"] = openapi_json
     app.add_url_rule("/docs", "docs", docs_page)
     app.add_url_rule("/docs/<name>", "docs_file", docs_file)
+    # The public API lives under /api/v1, so its documents answer there too.
+    app.add_url_rule("/api/v1/openapi.json", "openapi_json_public", openapi_json)
+    app.add_url_rule("/api/v1/docs", "docs_public", lambda: redirect("/docs", 308))

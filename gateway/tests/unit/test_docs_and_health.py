@@ -35,6 +35,12 @@ def test_swagger_ui_is_served_from_the_package(gw):
     assert gw.get("/docs/LICENSE").status_code == 404
 
 
+def test_the_documents_answer_under_the_public_prefix_too(gw):
+    assert gw.get("/api/v1/openapi.json").json == gw.get("/openapi.json").json
+    moved = gw.get("/api/v1/docs")
+    assert moved.status_code == 308 and moved.headers["Location"] == "/docs"
+
+
 def test_health_reports_every_upstream(make_gateway, upstreams):
     assert make_gateway().get("/health").json["status"] == "ok"
     gw = make_gateway(urls={"orders": ["http://127.0.0.1:9"]})
