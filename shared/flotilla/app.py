@@ -8,7 +8,6 @@ its readiness checks and its CLI commands.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from flask import jsonify
@@ -49,7 +48,6 @@ def create_service_app(
         from flotilla.events.health import broker_check
 
         health.add_readiness_check(app, "broker", broker_check(settings.amqp_url))
-        logging.getLogger("pika").setLevel(logging.CRITICAL)  # the check reports failures itself
     metrics.init_app(app, name)
 
     def openapi_document() -> ResponseReturnValue:

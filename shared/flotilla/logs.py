@@ -45,3 +45,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json", service: str | Non
     for name in ("gunicorn.error", "gunicorn.access", "werkzeug"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # pika logs every failed connection step with a traceback (a worker that starts before
+    # the broker prints pages); our relay, consumer and readiness check report failures once.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 
@@ -27,8 +26,6 @@ def worker_cli(build: SpecFactory) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         """The event worker (consumer + outbox relay) and its operations commands."""
-        # pika logs every connection step; the relay and consumer log their own failures
-        logging.getLogger("pika").setLevel(logging.CRITICAL)
         if ctx.invoked_subcommand is None:
             ctx.invoke(run)
 
