@@ -7,6 +7,8 @@ import json
 import uuid
 from datetime import datetime
 
+from flotilla.problems import Problem
+
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
     raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
@@ -21,3 +23,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return datetime.fromisoformat(created), uuid.UUID(row_id)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError("not a cursor this API issued") from exc
+
+
+def cursor_from_query(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """A query's ``cursor`` parameter, decoded; a forged one is a 422 naming the field."""
+    if not cursor:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except ValueError:
+        raise Problem(422, "The cursor is not one this API issued.", title="Validation failed",
+                      errors=[{"field": "cursor", "message": "invalid cursor"}],
+                      slug="validation-failed") from None

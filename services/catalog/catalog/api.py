@@ -21,8 +21,8 @@ from catalog.schemas import (
 )
 from flotilla.app import current_database
 from flotilla.auth import SECURITY, require_role
-from flotilla.pagination import decode_cursor
-from flotilla.problems import Problem, ProblemModel
+from flotilla.pagination import cursor_from_query
+from flotilla.problems import ProblemModel
 
 bp = APIBlueprint("products", __name__, url_prefix="/products",
                   abp_tags=[Tag(name="products", description="Products and stock")],
@@ -52,14 +52,7 @@ def _if_match() -> frozenset[str] | None:
 @bp.get("", responses={200: ProductPage})
 def list_products(query: ProductQuery) -> Response:
     """List live products, oldest first, a page at a time."""
-    after = None
-    if query.cursor:
-        try:
-            after = decode_cursor(query.cursor)
-        except ValueError:
-            raise Problem(422, "The cursor is not one this API issued.", title="Validation failed",
-                          errors=[{"field": "cursor", "message": "invalid cursor"}],
-                          slug="validation-failed") from None
+    after = cursor_from_query(query.cursor)
     flt = ProductFilter(q=query.q, min_price=query.min_price, max_price=query.max_price)
     page = service.list_products(current_database(), flt, query.limit, after)
     body = ProductPage(items=[ProductOut.model_validate(p) for p in page.items],

@@ -11,7 +11,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from flotilla.app import current_database
 from flotilla.auth import SECURITY, current_caller, require_user
-from flotilla.pagination import decode_cursor
+from flotilla.pagination import cursor_from_query
 from flotilla.problems import Problem, ProblemModel
 from orders import service
 from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderPath, OrderQuery, PlaceHeaders
@@ -71,14 +71,7 @@ def place_order(header: PlaceHeaders, body: OrderCreate) -> Response:
 @require_user
 def list_orders(query: OrderQuery) -> Response:
     """The caller's orders, oldest first, a page at a time; administrators see everyone's."""
-    after = None
-    if query.cursor:
-        try:
-            after = decode_cursor(query.cursor)
-        except ValueError:
-            raise Problem(422, "The cursor is not one this API issued.", title="Validation failed",
-                          errors=[{"field": "cursor", "message": "invalid cursor"}],
-                          slug="validation-failed") from None
+    after = cursor_from_query(query.cursor)
     page = service.list_orders(current_database(), current_caller(), status=query.status,
                                limit=query.limit, after=after)
     body = OrderPage(items=[OrderOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor)
