@@ -46,7 +46,7 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
     discovery = discovery or discovery_backends.from_settings()
     app = create_service_app("gateway", settings, title="Flotilla gateway")
     if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
                                 x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
     app.extensions["gateway_discovery"] = discovery
     app.extensions["gateway_clients"] = build_clients(settings, discovery)

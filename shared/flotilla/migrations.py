@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 
 from flotilla.db import normalise_url
 
@@ -25,7 +26,7 @@ def downgrade(script_location: Path, url: str, revision: str) -> None:
     command.downgrade(alembic_config(script_location, url), revision)
 
 
-def run_env(target_metadata: object) -> None:
+def run_env(target_metadata: MetaData) -> None:
     """The body of every service's ``migrations/env.py`` (online mode only)."""
     from alembic import context
     from sqlalchemy import pool

@@ -4,8 +4,11 @@ No ``from __future__ import annotations`` here: flask-openapi3 reads the view
 signatures at import time to find the request models.
 """
 
+from typing import Any
+
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel
 
 from catalog import service
 from catalog.repository import ProductFilter
@@ -29,7 +32,8 @@ bp = APIBlueprint("products", __name__, url_prefix="/products",
                   abp_responses={422: ProblemModel})
 
 #: Writes are for admins: 401 without a good token, 403 without the role.
-ADMIN_ONLY = {401: ProblemModel, 403: ProblemModel}
+ADMIN_ONLY: dict[str | int, type[BaseModel] | dict[Any, Any] | None] = {
+    401: ProblemModel, 403: ProblemModel}
 
 PRODUCT = "/<uuid:product_id>"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, JsonValue
 
 from catalog.model import Product
 from flotilla.events import Event, EventRegistry
@@ -32,8 +32,9 @@ class _ProductState(Event):
                 "stock": product.stock, "product_version": product.version}
 
 
-_STATE_EXAMPLE = {"product_id": _ID, "name": "Hand grinder", "description": "Conical steel burrs.",
-                  "price_cents": 8900, "currency": "EUR", "stock": 20, "product_version": 1}
+_STATE_EXAMPLE: dict[str, JsonValue] = {
+    "product_id": _ID, "name": "Hand grinder", "description": "Conical steel burrs.",
+    "price_cents": 8900, "currency": "EUR", "stock": 20, "product_version": 1}
 
 
 @registry.produces

@@ -31,7 +31,7 @@ __all__ = ["registry"]
 def _locked(session: Session, order_id: object) -> tuple[UnitOfWork, Order | None]:
     start_mappers()
     uow = UnitOfWork.of(session)
-    return uow, uow.orders.get(order_id, for_update=True)  # type: ignore[arg-type]
+    return uow, uow.orders.get(order_id, for_update=True)
 
 
 @registry.consumes(StockReserved)

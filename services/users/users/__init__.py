@@ -50,7 +50,7 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
     app = create_service_app("users", settings, exceptions=PROBLEMS,
                              security_schemes=auth.SECURITY_SCHEMES)
     if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     start_mappers()
     db = init_database(app, settings.database_url)
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)

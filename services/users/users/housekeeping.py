@@ -30,4 +30,4 @@ def purge(db: Database, login_window: int, now: datetime | None = None) -> Purge
                                  .where(refresh_tokens.c.expires_at < now - REFRESH_GRACE))
         counters = session.execute(delete(login_failures).where(
             login_failures.c.window_started_at < now - timedelta(seconds=login_window)))
-    return Purged(tokens.rowcount or 0, counters.rowcount or 0)  # type: ignore[attr-defined]
+    return Purged(tokens.rowcount or 0, counters.rowcount or 0)

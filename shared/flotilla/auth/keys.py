@@ -126,5 +126,5 @@ def public_jwk(public_key: Any, kid: str, alg: str = "RS256") -> dict[str, Any]:
     from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
     algorithm = RSAAlgorithm if alg.startswith("RS") else OKPAlgorithm
-    jwk: dict[str, Any] = algorithm.to_jwk(public_key, as_dict=True)  # type: ignore[attr-defined]
+    jwk: dict[str, Any] = algorithm.to_jwk(public_key, as_dict=True)
     return {**jwk, "kid": kid, "alg": alg, "use": "sig"}

@@ -28,8 +28,9 @@ class DnsDiscovery(CachedDiscovery):
         infos = socket.getaddrinfo(self.hostname(service), port, type=socket.SOCK_STREAM)
         found: list[Instance] = []
         for family, _type, _proto, _name, sockaddr in infos:
-            host = f"[{sockaddr[0]}]" if family == socket.AF_INET6 else sockaddr[0]
-            url = f"http://{host}:{sockaddr[1]}"
+            address = str(sockaddr[0])
+            host = f"[{address}]" if family == socket.AF_INET6 else address
+            url = f"http://{host}:{sockaddr[1]!s}"
             if all(i.url != url for i in found):
                 found.append(Instance(service, url, url))
         return found

@@ -10,6 +10,7 @@ the event (or request) that directly caused this one.
 
 from __future__ import annotations
 
+import builtins  # a field below is named ``type``
 import contextvars
 import uuid
 from datetime import datetime
@@ -54,7 +55,7 @@ class Envelope(BaseModel):
     causationid: str | None = None
     data: dict[str, Any]
 
-    def decode(self, model: type[Event]) -> Event:
+    def decode(self, model: builtins.type[Event]) -> Event:
         """The payload as ``model``; raises ``pydantic.ValidationError`` when it does not fit."""
         return model.model_validate(self.data)
 

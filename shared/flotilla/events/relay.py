@@ -87,7 +87,7 @@ class Relay:
                 .where(c.sent_at.is_(None)).order_by(c.id).limit(self.settings.relay_batch))
         if not lock:
             return list(session.execute(stmt))
-        rows = list(session.execute(stmt.with_for_update(skip_locked=True)))
+        rows: list[Row[Any]] = list(session.execute(stmt.with_for_update(skip_locked=True)))
         first: dict[str, int] = {}
         for row in rows:
             first.setdefault(row.aggregate_id, row.id)

@@ -13,7 +13,7 @@ import threading
 import time
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from flotilla.testing import free_port
 
@@ -58,14 +58,14 @@ class FakeUpstream:
             return Response('{"title": "failing on purpose"}', status=status,
                             mimetype="application/problem+json")
 
-        self._server = None
+        self._server: BaseWSGIServer | None = None
 
     def count(self, method: str, path: str) -> int:
         return self.hits[f"{method} {path}"]
 
     def start(self) -> FakeUpstream:
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        server = self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
         return self
 
