@@ -11,6 +11,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from flotilla.health import evaluate
+
 log = logging.getLogger(__name__)
 
 
@@ -34,18 +36,6 @@ class WorkerHTTPServer:
         self._server.server_close()
 
 
-def readiness(checks: Mapping[str, Callable[[], Any]]) -> tuple[int, dict[str, Any]]:
-    results: dict[str, str] = {}
-    for name, check in checks.items():
-        try:
-            check()
-            results[name] = "ok"
-        except Exception as exc:  # a failing dependency is an answer, not an error
-            results[name] = f"failing: {exc}"
-    healthy = all(v == "ok" for v in results.values())
-    return (200 if healthy else 503), {"status": "ok" if healthy else "unavailable", "checks": results}
-
-
 def _make_handler(registry: CollectorRegistry,
                   checks: Mapping[str, Callable[[], Any]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -55,7 +45,7 @@ def _make_handler(registry: CollectorRegistry,
             elif self.path == "/health/live":
                 self._json(200, {"status": "ok"})
             elif self.path == "/health/ready":
-                self._json(*readiness(checks))
+                self._json(*evaluate(checks))
             else:
                 self._json(404, {"status": 404, "title": "Not Found"})
 
