@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 
 from flotilla.db import Database
 from flotilla.events import Outbox
-from flotilla.testing import free_port, wait_for
+from flotilla.testing import free_port, metric_value, wait_for
 from flotilla.testing.rabbitmq import RabbitMQServer
 
 LEDGER_PATH = Path(__file__).with_name("ledger.py")
@@ -65,12 +64,7 @@ class WorkerProcess:
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include ``labels``."""
-        total = 0.0
-        for line in self.get("/metrics")[1].splitlines():
-            m = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
-            if m and all(f'{k}="{v}"' in m.group(1) for k, v in labels.items()):
-                total += float(m.group(2))
-        return total
+        return metric_value(self.get("/metrics")[1], name, **labels)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:

@@ -14,7 +14,7 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from flotilla.testing import wait_for
+from flotilla.testing import metric_value, wait_for
 from flotilla.testing.processes import GunicornProcess
 
 
@@ -30,14 +30,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GunicornProcess
     server.stop()
 
 
-def _metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_seeded_products_are_served(served):
     body = requests.get(f"{served.base_url}/products", timeout=5).json()
     assert len(body["items"]) == 12
@@ -47,7 +39,7 @@ def test_seeded_products_are_served(served):
 def test_metrics_count_requests_across_all_workers(served):
     url = f"{served.base_url}/products?limit=1"
     metrics_dir = Path(served.metrics_dir)
-    before = _metric(requests.get(f"{served.base_url}/metrics", timeout=5).text,
+    before = metric_value(requests.get(f"{served.base_url}/metrics", timeout=5).text,
                      "flask_http_request_total", method="GET", status="200")
     sent = 0
 
@@ -61,7 +53,7 @@ def test_metrics_count_requests_across_all_workers(served):
             sent += 25
     assert workers_with_samples() >= 2, "every request landed on one worker"
     text = wait_for(lambda: requests.get(f"{served.base_url}/metrics", timeout=5).text, what="metrics")
-    counted = _metric(text, "flask_http_request_total", method="GET", status="200") - before
+    counted = metric_value(text, "flask_http_request_total", method="GET", status="200") - before
     print(f"\nsent {sent} requests over {workers_with_samples()} workers; /metrics counted {counted:.0f}")
     assert counted == sent
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from flotilla.testing import free_port, wait_for
+from flotilla.testing import free_port, metric_value, wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -51,12 +50,7 @@ class WorkerProcess:
             return exc.code, exc.read().decode()
 
     def metric(self, name: str, **labels: str) -> float:
-        total = 0.0
-        for line in self.get("/metrics")[1].splitlines():
-            m = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
-            if m and all(f'{k}="{v}"' in m.group(1) for k, v in labels.items()):
-                total += float(m.group(2))
-        return total
+        return metric_value(self.get("/metrics")[1], name, **labels)
 
     def terminate(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
