@@ -21,12 +21,17 @@ def test_consumer_killed_after_commit_before_ack_is_redelivered_and_applied_once
     assert marker.exists() and ledger.applied() == (1, 1)  # committed, never acked
 
     worker = ledger.start_worker().wait_ready()
-    wait_for(lambda: worker.metric("flotilla_events_consumed_total", outcome="duplicate") == 1, timeout=20,
+    # The kill may also beat the relay's "sent" mark, so the restarted relay can publish the
+    # same message id once more: one or two duplicates, never a second application.
+    wait_for(lambda: worker.metric("flotilla_events_consumed_total", outcome="duplicate") >= 1, timeout=20,
              what="the redelivery")
+    wait_for(lambda: ledger.unsent() == 0, timeout=20, what="the outbox to drain")
+    duplicates = worker.metric("flotilla_events_consumed_total", outcome="duplicate")
     assert ledger.applied() == (1, 1)
     assert worker.metric("flotilla_events_consumed_total", outcome="applied") == 0
-    print("\nkill after commit: applied before kill=1, redelivered=1 (dropped by the inbox), "
-          f"applied rows now={ledger.applied()[0]}")
+    assert duplicates in (1, 2)
+    print(f"\nkill after commit: applied before kill=1, redelivered/republished={duplicates:.0f} "
+          f"(dropped by the inbox), applied rows now={ledger.applied()[0]}")
 
 
 def test_worker_killed_between_commit_and_publish_publishes_after_restart(make_ledger, tmp_path):
