@@ -36,11 +36,15 @@ since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1
 # --- tools -------------------------------------------------------------------------
 missing=()
 for tool in podman runc debootstrap curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# Containers find each other by name (gateway:8080, consul:8500) only through this CNI plugin:
+# podman here uses the CNI backend, which has no DNS between containers without it.
+[ -x /usr/lib/cni/dnsname ] || missing+=(golang-github-containernetworking-plugin-dnsname)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "image-smoke needs: apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
+  echo "installing Debian packages: ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # crun cannot set rlimits or use hybrid cgroups in this kind of sandbox: runc + cgroupfs.
@@ -53,6 +57,7 @@ fi
 # --- base image ----------------------------------------------------------------------
 if ! podman image exists "$base"; then
   started=$(now)
+  echo "making the base image $base with debootstrap (about 30 s) ..."
   rootfs=$(mktemp -d)
   trap 'rm -rf "$rootfs"' EXIT
   debootstrap --variant=minbase bookworm "$rootfs" >/dev/null
@@ -71,6 +76,7 @@ for image in $images; do
     echo "skip $image: $file does not exist" >&2
     continue
   fi
+  echo "building flotilla/$image:$tag from $file ..."
   started=$(now)
   target=()
   [ -n "${TARGET[$image]:-}" ] && target=(--target "${TARGET[$image]}")

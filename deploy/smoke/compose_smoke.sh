@@ -49,8 +49,25 @@ while read -r source target; do
 done < "${TMPDIR:-/tmp}/$project-images.txt"
 
 # --- up, then poll every container's HEALTHCHECK (podman runs none without systemd) -----------
+# On failure, say why before tearing down: every container's state, and the last log
+# lines of those that exited or are not healthy.
+explain() {
+  echo "compose smoke failed; the containers of $project:" >&2
+  podman ps -a --filter "label=io.podman.compose.project=$project" \
+    --format '{{.Names}}\t{{.Status}}' >&2 || true
+  for c in $(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'); do
+    state=$(podman inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$c" 2>/dev/null || echo unknown)
+    case "$state" in
+      "running healthy"|"running ") ;;
+      *) echo "--- $c ($state): last 30 log lines" >&2
+         podman logs --tail 30 "$c" >&2 2>&1 || true ;;
+    esac
+  done
+}
 cleanup() {
+  status=$?
   [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null || true
+  [ "$status" -ne 0 ] && explain
   "${compose[@]}" down -v -t 10 >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

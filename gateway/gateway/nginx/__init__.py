@@ -5,7 +5,12 @@ certificate made with openssl, nginx run with its own prefix, pid and temp paths
 and execs nginx in the foreground; tests use :class:`NginxProcess` on free ports.
 Settings: ``EDGE_HTTP_PORT`` (8000), ``EDGE_HTTPS_PORT`` (8443), ``EDGE_BIND``,
 ``GATEWAY_ADDR`` (127.0.0.1:``GATEWAY_PORT``), ``EDGE_RATE_LIMIT`` (requests/s per
-address), ``EDGE_BURST``, ``EDGE_MAX_BODY``, ``EDGE_WORKERS``.
+address), ``EDGE_BURST``, ``EDGE_MAX_BODY``, ``EDGE_WORKERS``, ``EDGE_RESOLVER``.
+
+``EDGE_RESOLVER`` (empty by default; the container image sets ``auto``) makes nginx look the
+gateway's name up at request time through that DNS server (``auto``: the first nameserver
+of /etc/resolv.conf) instead of once at start-up, so an edge started before the gateway's
+name exists keeps running, answers 502 problem+json meanwhile, and heals by itself.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class EdgeConfig:
     burst: int = 200
     max_body: str = "1m"
     workers: str = "1"
+    resolver: str = ""
     tls_dir: Path | None = field(default=None)
 
     @classmethod
@@ -51,7 +57,7 @@ class EdgeConfig:
                    gateway=env.get("GATEWAY_ADDR", f"127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"),
                    bind=env.get("EDGE_BIND", "127.0.0.1"), rate=int(env.get("EDGE_RATE_LIMIT", "100")),
                    burst=int(env.get("EDGE_BURST", "200")), max_body=env.get("EDGE_MAX_BODY", "1m"),
-                   workers=env.get("EDGE_WORKERS", "1"))
+                   workers=env.get("EDGE_WORKERS", "1"), resolver=env.get("EDGE_RESOLVER", ""))
 
 
 def dev_certificate(directory: Path) -> tuple[Path, Path]:
@@ -67,6 +73,40 @@ def dev_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """The nameservers of a resolv.conf, as nginx's ``resolver`` spells them."""
+    servers: list[str] = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            servers.append(f"[{words[1]}]" if ":" in words[1] else words[1])
+    return servers
+
+
+def upstream_directives(gateway: str, resolver: str,
+                        resolv_conf: Path = Path("/etc/resolv.conf")) -> tuple[str, str]:
+    """The ``upstream`` block (or a resolver) and the ``proxy_pass`` line for the gateway.
+
+    Without a resolver the name is resolved once at start-up into a keep-alive pool (the
+    fastest; what ``make run`` uses on loopback). With one, nginx resolves at request time
+    (``valid=5s``): it starts whether or not the name exists yet. nginx's resolver applies
+    no search domains: the name must resolve as written (compose's and podman's DNS answer
+    bare container names; in Kubernetes spell the Service's full name).
+    """
+    if not resolver:
+        block = (f"    upstream flotilla_gateway {{\n        server {gateway} max_fails=0;\n"
+                 "        keepalive 64;\n        keepalive_requests 10000;\n"
+                 "        keepalive_timeout 60s;\n    }")
+        return block, "            proxy_pass http://flotilla_gateway;"
+    servers = nameservers(resolv_conf) if resolver == "auto" else resolver.split()
+    if not servers:
+        raise RuntimeError(f"EDGE_RESOLVER={resolver!r}: no nameserver found in {resolv_conf}")
+    block = f"    resolver {' '.join(servers)} valid=5s ipv6=off;\n    resolver_timeout 2s;"
+    proxy = (f"            set $flotilla_gateway {gateway};\n"
+             "            proxy_pass http://$flotilla_gateway;")
+    return block, proxy
+
+
 def render(config: EdgeConfig) -> Path:
     prefix = config.prefix.resolve()
     for sub in ("conf", "logs", "tmp"):
@@ -77,7 +117,9 @@ def render(config: EdgeConfig) -> Path:
     if user:
         for path in (prefix, prefix / "tmp"):
             path.chmod(0o755)
-    values = {"USER": user, "WORKERS": config.workers, "PREFIX": str(prefix),
+    upstream, proxy_pass = upstream_directives(config.gateway, config.resolver)
+    values = {"UPSTREAM": upstream, "PROXY_PASS": proxy_pass,
+              "USER": user, "WORKERS": config.workers, "PREFIX": str(prefix),
               "MAX_BODY": config.max_body, "RATE": str(config.rate), "BURST": str(config.burst),
               "GATEWAY": config.gateway, "BIND": config.bind, "HTTP_PORT": str(config.http_port),
               "HTTPS_PORT": str(config.https_port), "CERT": str(cert), "KEY": str(key)}
