@@ -44,6 +44,8 @@ def init_app(app: Flask, settings: GatewaySettings) -> Limiter:
         current = limiter.current_limit
         if current is None:
             return response
+        if "X-RateLimit-Limit" in response.headers or "Retry-After" in response.headers:
+            return response  # an upstream's own throttling headers pass through unchanged
         reset_at = current.reset_at
         response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
         response.headers["X-RateLimit-Remaining"] = str(current.remaining)

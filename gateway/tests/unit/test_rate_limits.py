@@ -82,3 +82,21 @@ def test_concurrent_requests_in_one_process_are_counted_exactly(make_gateway, st
     print(f"\n8 threads x 10 requests at 30/minute ({storage or 'memory'}): "
           f"{statuses.count(200)} x 200, {statuses.count(429)} x 429")
     assert statuses.count(200) == 30 and statuses.count(429) == 50
+
+
+def test_an_upstreams_throttling_headers_pass_through_unchanged(upstreams, make_gateway):
+    """users locks an account for 900 s: the client must hear 900 s, not the gateway's window."""
+
+    @upstreams["users"].app.post("/auth/locked")
+    def locked():
+        from flask import Response
+
+        return Response('{"title": "Too Many Requests", "status": 429}', 429,
+                        mimetype="application/problem+json",
+                        headers={"Retry-After": "900", "X-RateLimit-Limit": "5"})
+
+    gw = make_gateway(rate_limit="100/minute", auth_rate_limit="100/minute")
+    response = gw.post("/api/v1/auth/locked", json={})
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "900"
+    assert response.headers["X-RateLimit-Limit"] == "5"
