@@ -13,6 +13,9 @@ declare -A TEST=( [/usr/lib/postgresql/*/bin/initdb]=postgresql [/usr/sbin/nginx
 # The event backbone's broker: make run starts a node, the tests start their own.
 RUN[/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
 TEST[/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
+# Metrics: make run starts a Prometheus; the tests run promtool on deploy/prometheus.
+RUN[prometheus]=prometheus
+TEST[promtool]=prometheus
 
 declare -n wanted=${mode^^}
 missing=()
@@ -32,7 +35,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Packaged servers must not keep running as system services: our scripts start their own.
-for svc in postgresql rabbitmq-server nginx redis-server; do
+for svc in postgresql rabbitmq-server nginx redis-server prometheus prometheus-node-exporter; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
