@@ -15,6 +15,7 @@ name exists keeps running, answers 502 problem+json meanwhile, and heals by itse
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -107,6 +108,58 @@ def upstream_directives(gateway: str, resolver: str,
     return block, proxy
 
 
+#: Every status nginx itself can answer with: (status sent, title, detail, Retry-After).
+#: 494 (header too large) goes out as 431; 495-497 (TLS trouble) as 400.
+EDGE_ERRORS: dict[int, tuple[int, str, str, str]] = {
+    400: (400, "Bad Request", "The request is not valid HTTP.", ""),
+    404: (404, "Not Found", "Nothing public lives at this path.", ""),
+    405: (405, "Method Not Allowed", "This method is not allowed here.", ""),
+    408: (408, "Request Timeout", "The request took too long to arrive.", ""),
+    411: (411, "Length Required", "Send a Content-Length or a chunked body.", ""),
+    413: (413, "Content Too Large", "The body is larger than @@MAX_BODY@@.", ""),
+    414: (414, "URI Too Long", "The request line is too long.", ""),
+    429: (429, "Too Many Requests", "Too many requests from this address; slow down.", "1"),
+    494: (431, "Request Header Fields Too Large", "A request header is too large.", ""),
+    495: (400, "Bad Request", "The client certificate is not valid.", ""),
+    496: (400, "Bad Request", "A client certificate is required.", ""),
+    497: (400, "Bad Request", "Plain HTTP was sent to the HTTPS port.", ""),
+    500: (500, "Internal Server Error", "The edge failed to answer.", ""),
+    501: (501, "Not Implemented", "This transfer coding or method is not supported.", ""),
+    502: (502, "Bad Gateway", "The API gateway is not answering; try again shortly.", "2"),
+    503: (503, "Service Unavailable", "The edge is overloaded; try again shortly.", "2"),
+    504: (504, "Gateway Timeout", "The API gateway did not answer in time; try again.", "2"),
+    505: (505, "HTTP Version Not Supported", "Use HTTP/1.0, 1.1 or 2.", ""),
+}
+
+
+def _slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+def problem_locations() -> tuple[str, str]:
+    """``error_page`` lines and one internal location per status nginx can produce.
+
+    The bodies are fixed text: nothing from the request is interpolated but the request id,
+    which the ``$edge_request_id`` map limits to ``[A-Za-z0-9._:-]``, so they are always valid
+    JSON with exactly the documented members.
+    """
+    pages, locations = [], []
+    for code, (status, title, detail, retry_after) in EDGE_ERRORS.items():
+        pages.append(f"        error_page {code} ={status} /_edge_problem/{code};")
+        body = json.dumps({"type": f"https://flotilla.dev/problems/{_slug(title)}", "title": title,
+                           "status": status, "detail": detail,
+                           "instance": "urn:flotilla:request:EDGE_RID", "request_id": "EDGE_RID"},
+                          separators=(",", ":")).replace("EDGE_RID", "$edge_request_id")
+        retry = f"            add_header Retry-After {retry_after} always;\n" if retry_after else ""
+        # A URI, not a named location: errors met while reading the request line have no URI
+        # for a named location to keep.
+        locations.append(f"        location = /_edge_problem/{code} {{\n            internal;\n"
+                         "            default_type application/problem+json;\n" + retry +
+                         "            add_header X-Request-ID $edge_request_id always;\n"
+                         f"            return {status} '{body}';\n        }}\n")
+    return "\n".join(pages), "\n".join(locations)
+
+
 def render(config: EdgeConfig) -> Path:
     prefix = config.prefix.resolve()
     for sub in ("conf", "logs", "tmp"):
@@ -118,7 +171,9 @@ def render(config: EdgeConfig) -> Path:
         for path in (prefix, prefix / "tmp"):
             path.chmod(0o755)
     upstream, proxy_pass = upstream_directives(config.gateway, config.resolver)
-    values = {"UPSTREAM": upstream, "PROXY_PASS": proxy_pass,
+    error_pages, problem_blocks = problem_locations()
+    values = {"ERROR_PAGES": error_pages, "PROBLEM_LOCATIONS": problem_blocks,
+              "UPSTREAM": upstream, "PROXY_PASS": proxy_pass,
               "USER": user, "WORKERS": config.workers, "PREFIX": str(prefix),
               "MAX_BODY": config.max_body, "RATE": str(config.rate), "BURST": str(config.burst),
               "GATEWAY": config.gateway, "BIND": config.bind, "HTTP_PORT": str(config.http_port),

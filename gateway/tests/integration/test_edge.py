@@ -35,8 +35,9 @@ def test_nginx_refuses_oversized_bodies_with_a_problem(edge):
 def test_edge_rate_limit_answers_429_not_503(gateway_proc, nginx_for):
     tight = nginx_for(gateway_proc.port, rate=2, burst=4)
     with requests.Session() as session:
-        statuses = [session.get(tight.base_url + "/health/live", timeout=5).status_code for _ in range(20)]
-        limited = session.get(tight.base_url + "/health/live", timeout=5)
+        statuses = [session.get(tight.base_url + "/api/v1/products?limit=1", timeout=5).status_code
+                    for _ in range(20)]
+        limited = session.get(tight.base_url + "/api/v1/products?limit=1", timeout=5)
     print(f"\nedge burst of 20 at 2 r/s, burst 4: {statuses.count(200)} x 200, {statuses.count(429)} x 429")
     assert set(statuses) == {200, 429} and 5 <= statuses.count(200) <= 7
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"

@@ -79,20 +79,22 @@ def test_auto_takes_the_nameservers_of_resolv_conf(tmp_path: Path):
 
 def test_edge_starts_before_the_gateway_name_exists_and_heals():
     dns = TinyDNS()
-    gateway = FakeUpstream("gateway").start()
+    gateway = FakeUpstream("gateway")
+    gateway.app.add_url_rule("/api/v1/echo/<path:rest>", "public_echo", lambda rest: {"path": rest})
+    gateway.start()
     config = EdgeConfig(prefix=Path(tempfile.mkdtemp(prefix="edge-resolver-")), http_port=free_port(),
                         https_port=free_port(), gateway=f"gateway.flotilla.test:{gateway.port}",
                         resolver=f"127.0.0.1:{dns.port}")
     edge = NginxProcess(config).start()  # the name does not resolve yet: nginx starts all the same
     try:
-        early = requests.get(edge.base_url + "/echo/products", timeout=5)
+        early = requests.get(edge.base_url + "/api/v1/echo/products", timeout=5)
         assert early.status_code == 502
         assert early.headers["Content-Type"] == "application/problem+json"
         dns.names["gateway.flotilla.test"] = "127.0.0.1"  # the peer's name appears
-        healed = wait_for(lambda: (r := requests.get(edge.base_url + "/echo/products", timeout=5))
+        healed = wait_for(lambda: (r := requests.get(edge.base_url + "/api/v1/echo/products", timeout=5))
                           .status_code == 200 and r, timeout=20, interval=0.5, what="the edge to heal")
         assert healed.status_code == 200
-        assert gateway.hits["GET /echo/products"] >= 1
+        assert gateway.hits["GET /api/v1/echo/products"] >= 1
     finally:
         edge.stop()
         gateway.stop()
