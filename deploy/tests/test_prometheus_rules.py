@@ -26,7 +26,9 @@ EXPORTED = {
     "flotilla_events_consumed_total", "flotilla_events_retried_total",
     "flotilla_events_dead_lettered_total", "flotilla_events_published_total",
     "flotilla_outbox_backlog", "flotilla_outbox_oldest_unsent_age_seconds",
-    "flotilla_orders_timed_out_total",
+    "flotilla_orders_timed_out_total", "flotilla_orders_total",
+    "flotilla_order_saga_duration_seconds_bucket", "flotilla_order_saga_duration_seconds_count",
+    "flotilla_order_saga_duration_seconds_sum",
 }
 FUNCTIONS = {"sum", "by", "rate", "increase", "delta", "histogram_quantile", "and", "or", "on",
              "unless", "le", "without", "ignoring", "max", "min", "avg", "count"}

@@ -11,7 +11,7 @@ from flotilla import auth
 from flotilla.app import create_service_app, init_database
 from flotilla.http import handlers as upstream_errors
 from flotilla.settings import load_settings
-from orders import api, cli
+from orders import api, cli, metrics
 from orders.catalog_client import CatalogClient
 from orders.config import OrdersSettings
 from orders.model import IdempotencyKeyReused, InvalidTransition, MixedCurrencies, OrderNotFound
@@ -42,5 +42,6 @@ def create_app(settings: OrdersSettings | None = None, *, key_source: auth.KeySo
     upstream_errors.init_app(app)
     app.extensions["orders_catalog"] = catalog or CatalogClient.from_settings(settings)
     app.register_api(api.bp)
+    metrics.register_into(app.extensions["flotilla_metrics"].registry)
     cli.init_app(app, MIGRATIONS)
     return app

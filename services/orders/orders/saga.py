@@ -17,6 +17,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from flotilla.events import Envelope
+from orders import metrics
 from orders.events import OrderCancelled, StockRejected, StockReserved, UserDeleted, registry
 from orders.model import Order, OrderStatus
 from orders.repository import start_mappers
@@ -41,6 +42,7 @@ def on_stock_reserved(session: Session, envelope: Envelope, event: StockReserved
         log.warning("stock.reserved for unknown order %s", event.order_id)
     elif order.status == OrderStatus.PENDING:
         order.confirm()
+        metrics.moved(session, order, was_pending=True)
     elif order.status == OrderStatus.CANCELLED:
         log.info("late reservation for cancelled order %s: asking catalog to release it", order.id)
         uow.outbox.add(OrderCancelled(order_id=order.id, user_id=order.user_id,
@@ -53,6 +55,7 @@ def on_stock_rejected(session: Session, envelope: Envelope, event: StockRejected
     if order is not None and order.status == OrderStatus.PENDING:
         reason = "; ".join(f"{li.product_id}: {li.reason}" for li in event.lines) or "stock not available"
         order.reject(reason)
+        metrics.moved(session, order, was_pending=True)
 
 
 @registry.consumes(UserDeleted)

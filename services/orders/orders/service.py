@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from flotilla.auth import Caller
 from flotilla.db import Database
 from flotilla.pagination import encode_cursor
+from orders import metrics
 from orders.catalog_client import CatalogClient
 from orders.events import OrderCancelled, OrderPlaced, PlacedLine
-from orders.model import IdempotencyKeyReused, Order, OrderLine, OrderNotFound
+from orders.model import IdempotencyKeyReused, Order, OrderLine, OrderNotFound, OrderStatus
 from orders.unit_of_work import UnitOfWork
 
 
@@ -83,6 +84,7 @@ def place_order(db: Database, catalog: CatalogClient, user_id: uuid.UUID, key: s
             uow.orders.add(order)
             uow.session.flush()
             uow.outbox.add(placed_event(order), order.id)
+            metrics.placed(uow.session)
     except IntegrityError:  # the same key raced us; the first request won
         with UnitOfWork(db) as uow:
             existing = uow.orders.by_idempotency_key(user_id, key)
@@ -124,7 +126,9 @@ def list_orders(db: Database, caller: Caller, *, status: str | None, limit: int,
 
 def cancel(uow: UnitOfWork, order: Order, reason: str) -> None:
     """Cancel ``order`` and ask catalog to release what it holds, in ``uow``'s transaction."""
+    was_pending = order.status == OrderStatus.PENDING
     order.cancel(reason)
+    metrics.moved(uow.session, order, was_pending=was_pending)
     uow.outbox.add(OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason), order.id)
 
 

@@ -15,6 +15,7 @@ from flotilla.events.settings import EventSettings
 from flotilla.events.worker import Worker, WorkerSpec
 from flotilla.logs import configure_logging
 from flotilla.settings import load_settings
+from orders import metrics
 from orders.config import SweeperSettings
 from orders.repository import inbox, outbox, start_mappers
 from orders.saga import registry
@@ -34,6 +35,7 @@ def run_worker() -> int:
     spec = build()
     sweep = load_settings(SweeperSettings)
     worker = Worker(spec)
+    metrics.register_into(worker.metrics.registry)
     swept = Counter("flotilla_orders_timed_out_total", "Pending orders cancelled by the sweeper",
                     ["service"], registry=worker.metrics.registry).labels(service="orders")
     sweeper = Sweeper(spec.db, sweep.pending_timeout, sweep.sweep_interval, sweep.sweep_batch,
