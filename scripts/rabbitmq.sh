@@ -2,7 +2,8 @@
 # A RabbitMQ node for `make run`, in the foreground: Debian's rabbitmq-server as a plain
 # process (never the system service), everything it owns under var/rabbitmq.
 # AMQP on RABBITMQ_PORT (default 5672; scripts/run.sh picks a free one when 5672 is taken);
-# the Erlang distribution port and epmd get free ports of their own.
+# the Erlang distribution port and epmd get free ports of their own. Everything binds to
+# loopback: AMQP, the distribution listener (inet_dist_use_interface) and epmd (ERL_EPMD_ADDRESS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 server=/usr/lib/rabbitmq/bin/rabbitmq-server
@@ -27,6 +28,8 @@ export HOME=$root  # the Erlang cookie lives here
 export RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-flotilla@localhost}
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port
 export RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-$(free_port)} ERL_EPMD_PORT=${ERL_EPMD_PORT:-$(free_port)}
+export ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 export RABBITMQ_MNESIA_BASE=$root/mnesia RABBITMQ_LOG_BASE=$root/log
 export RABBITMQ_CONFIG_FILE=$root/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$root/enabled_plugins
 export RABBITMQ_PID_FILE=$root/rabbitmq.pid

@@ -59,6 +59,8 @@ class RabbitMQServer:
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",  # epmd and the distribution port on loopback too
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             "RABBITMQ_MNESIA_BASE": str(r / "mnesia"),
             "RABBITMQ_LOG_BASE": str(r / "log"),
             "RABBITMQ_CONFIG_FILE": str(r / "rabbitmq.conf"),
