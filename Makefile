@@ -4,7 +4,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-COMPONENTS := shared services/catalog services/users services/orders gateway
+# BEGIN generated: services (services.toml; make generate)
+SERVICES := users catalog orders
+# END generated
+COMPONENTS := shared $(addprefix services/,$(SERVICES)) gateway
 STAMP  := $(VENV)/.installed
 
 .PHONY: help run test lint unit bench deps install lock clean
@@ -14,6 +17,7 @@ help:
 	@echo "make test   lint (ruff, mypy) + every component's tests (SQLite and a throwaway PostgreSQL)"
 	@echo "make bench  benchmarks in bench/"
 	@echo "make images build every image with podman (FROM a debootstrap base) and smoke-run catalog"
+	@echo "make generate   rewrite the files made from services.toml (Procfile, routes, deploy/...)"
 	@echo "make contracts  regenerate the event JSON Schemas in shared/contracts/events/"
 	@echo "make lock   re-pin requirements/constraints.txt from a fresh resolve"
 
@@ -33,7 +37,7 @@ run: install
 # mypy runs twice: the gateway's package sits in a folder of the same name (decision 0047).
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/flotilla services/catalog/catalog services/users/users services/orders/orders
+	$(BIN)/mypy shared/flotilla $(foreach s,$(SERVICES),services/$(s)/$(s))
 	cd gateway && ../$(BIN)/mypy --config-file ../pyproject.toml gateway
 
 test: lint
@@ -49,6 +53,11 @@ lock:
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# Every file that repeats services.toml (decision 0075); shared/tests/test_platform.py fails when stale.
+.PHONY: generate
+generate: install
+	$(BIN)/python -m flotilla.platform generate
 
 .PHONY: contracts
 contracts: install

@@ -4,7 +4,10 @@
 # Passwords: FLOTILLA_DB_PASSWORD (development only; production databases are external).
 set -eu
 password=${FLOTILLA_DB_PASSWORD:-flotilla}
-for db in users catalog orders; do
+# BEGIN generated: services (services.toml; make generate)
+databases="users catalog orders"
+# END generated
+for db in $databases; do
   psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
        -v name="$db" -v password="$password" <<'SQL'
 CREATE ROLE :"name" LOGIN PASSWORD :'password';

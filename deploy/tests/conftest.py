@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
+from flotilla import services_list
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
-SERVICES = ("users", "catalog", "orders")
+SERVICES = tuple(services_list.PORTS)  # services.toml
 
 Obj = dict[str, Any]
 

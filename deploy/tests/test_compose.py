@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from flotilla import services_list
+
 from .conftest import ROOT, SERVICES
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -75,7 +77,7 @@ def test_services_are_configured_as_the_design_says(compose: dict[str, Any]) -> 
     assert compose["users-api"]["environment"]["USERS_TRUSTED_PROXIES"] == "2"  # edge + gateway
     assert compose["gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"] == "1"  # the edge
     init = (ROOT / "deploy" / "postgres" / "init-databases.sh").read_text()
-    assert "for db in users catalog orders" in init
+    assert f'databases="{" ".join(services_list.DATABASES.values())}"' in init
 
 
 def test_prometheus_scrapes_every_api_and_worker(compose: dict[str, Any]) -> None:

@@ -6,13 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from flotilla import services_list
 from flotilla.auth import AuthSettings
 
 
 class GatewaySettings(AuthSettings):
     #: Seconds each route's upstream call may take, retries included (key: first path segment).
     route_timeouts: dict[str, float] = Field(
-        default_factory=lambda: {"auth": 5.0, "users": 5.0, "products": 3.0, "orders": 10.0},
+        default_factory=lambda: {p.strip("/"): t for p, _, t in services_list.ROUTES},
         validation_alias="GATEWAY_ROUTE_TIMEOUTS")
     #: Flask-Limiter strings, per user (or client address when anonymous).
     rate_limit: str = Field("1200/minute", validation_alias="GATEWAY_RATE_LIMIT")

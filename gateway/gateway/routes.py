@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flotilla import services_list
+
 PUBLIC_PREFIX = "/api/v1"
 
 
@@ -14,12 +16,9 @@ class Route:
     timeout_key: str
 
 
-ROUTES: tuple[Route, ...] = (
-    Route("/auth", "users", "auth"),
-    Route("/users", "users", "users"),
-    Route("/products", "catalog", "products"),
-    Route("/orders", "orders", "orders"),
-)
+#: From services.toml (flotilla.services_list); the timeout key is the prefix without its "/".
+ROUTES: tuple[Route, ...] = tuple(
+    Route(prefix, service, prefix.strip("/")) for prefix, service, _ in services_list.ROUTES)
 
 #: Anonymous endpoints that attract credential stuffing: a stricter rate limit.
 STRICT_PATHS = frozenset({"/auth/login", "/auth/register"})

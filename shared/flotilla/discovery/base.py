@@ -8,10 +8,12 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from flotilla import services_list
+
 log = logging.getLogger(__name__)
 
-#: The development ports of the platform's services (design notes).
-DEFAULT_PORTS = {"users": 8081, "catalog": 8082, "orders": 8083, "gateway": 8080}
+#: The development ports of the platform's services (services.toml) and of the gateway.
+DEFAULT_PORTS = {**services_list.PORTS, "gateway": 8080}
 
 
 class DiscoveryError(RuntimeError):

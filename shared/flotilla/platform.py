@@ -1,0 +1,192 @@
+"""The one list of services (``services.toml`` at the repository root) and the files made from it.
+
+Every file that repeats the list carries a block between ``BEGIN generated: services`` and
+``END generated`` markers; :func:`generate` rewrites only those blocks, so hand edits elsewhere in
+the file survive. ``shared/flotilla/services_list.py`` is generated whole: the kit (static
+discovery) and the gateway (routes, timeouts) read it at run time, without the TOML file, so the
+images need nothing but the installed kit.
+
+    python -m flotilla.platform generate   # rewrite (make generate)
+    python -m flotilla.platform check      # exit 1 and name the stale files
+    python -m flotilla.platform services   # the list, one service a line
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LIST_FILE = "services.toml"
+NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
+BEGIN = "BEGIN generated: services"
+END = "END generated"
+
+
+class ListError(ValueError):
+    """services.toml says something impossible (a clash, a bad name, a missing field)."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    database: str
+    worker_port: int | None = None
+    routes: dict[str, float] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def worker(self) -> bool:
+        return self.worker_port is not None
+
+
+def load(root: Path = ROOT) -> list[Service]:
+    """The services, in file order, checked: unique names, ports, databases and prefixes."""
+    data = tomllib.loads((root / LIST_FILE).read_text())
+    services: list[Service] = []
+    for name, spec in data.get("services", {}).items():
+        if not NAME.match(name):
+            raise ListError(f"{name!r}: a service name is 2-31 lowercase letters or digits")
+        try:
+            worker_port = spec.get("worker_port")
+            services.append(Service(
+                name=name, port=int(spec["port"]), database=str(spec.get("database", name)),
+                worker_port=int(worker_port) if worker_port is not None else None,
+                routes={str(p): float(t) for p, t in spec.get("routes", {}).items()},
+                env={str(k): str(v) for k, v in spec.get("env", {}).items()}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ListError(f"{name}: {exc!r}") from exc
+    ports = [s.port for s in services] + [s.worker_port for s in services if s.worker_port]
+    if len(ports) != len(set(ports)) or 8080 in ports:
+        raise ListError(f"ports clash (8080 is the gateway's): {sorted(ports)}")
+    prefixes = [p for s in services for p in s.routes]
+    if len(prefixes) != len(set(prefixes)) or any(not p.startswith("/") for p in prefixes):
+        raise ListError(f"route prefixes must be unique and start with '/': {prefixes}")
+    databases = [s.database for s in services]
+    if len(databases) != len(set(databases)):
+        raise ListError(f"databases clash: {databases}")
+    return services
+
+
+# --- the generated parts -------------------------------------------------------------------------
+
+
+def _services_list(services: list[Service]) -> str:
+    lines = ['"""The platform\'s services, generated from services.toml by `make generate`: do not edit."""',
+             "", "from __future__ import annotations", "", "PORTS: dict[str, int] = {"]
+    lines += [f"    {s.name!r}: {s.port}," for s in services]
+    lines += ["}", "", "WORKER_PORTS: dict[str, int] = {"]
+    lines += [f"    {s.name!r}: {s.worker_port}," for s in services if s.worker_port]
+    lines += ["}", "", "#: (public prefix under /api/v1, service, gateway timeout in seconds)",
+              "ROUTES: tuple[tuple[str, str, float], ...] = ("]
+    lines += [f"    ({p!r}, {s.name!r}, {t!r})," for s in services for p, t in s.routes.items()]
+    lines += [")", "", "DATABASES: dict[str, str] = {"]
+    lines += [f"    {s.name!r}: {s.database!r}," for s in services]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def _procfile(services: list[Service]) -> str:
+    lines = []
+    for s in services:
+        var = s.name.upper()
+        env = "".join(f"{k}={v} " for k, v in s.env.items())
+        lines.append(f"{s.name}: env PORT=${{{var}_PORT:-{s.port}}} {env}"
+                     f"PROMETHEUS_MULTIPROC_DIR=var/metrics/{s.name} "
+                     f"gunicorn -c python:flotilla.gunicorn_conf '{s.name}:create_app()'")
+        if s.worker_port:
+            lines.append(f"{s.name}-worker: env WORKER_PORT=${{{var}_WORKER_PORT:-{s.worker_port}}} "
+                         f"{s.name}-worker")
+    return "\n".join(lines)
+
+
+def _prometheus(services: list[Service]) -> str:
+    lines = []
+    for s in services:
+        lines += [f"  - job_name: {s.name}-api",
+                  f"    dns_sd_configs: [{{names: [{s.name}-api], type: A, port: {s.port}}}]"]
+        if s.worker:  # under compose every worker serves /metrics on 9000
+            lines += [f"  - job_name: {s.name}-worker",
+                      f"    dns_sd_configs: [{{names: [{s.name}-worker], type: A, port: 9000}}]"]
+    return "\n".join(lines)
+
+
+def _words(services: list[Service], attr: str = "name", indent: str = "", pattern: str = "{}") -> str:
+    return indent + " ".join(pattern.format(getattr(s, attr)) for s in services)
+
+
+#: file -> (comment leader, how the block is made); the blocks sit between marker comments.
+BLOCKS: dict[str, tuple[str, Callable[[list[Service]], str]]] = {
+    "Procfile": ("#", _procfile),
+    "Makefile": ("#", lambda ss: "SERVICES := " + _words(ss)),
+    "deploy/prometheus/prometheus.yml": ("  #", _prometheus),
+    "deploy/postgres/init-databases.sh": ("#", lambda ss: "databases=\"" + _words(ss, "database") + "\""),
+    "deploy/k8s/base/kustomization.yaml": ("  #", lambda ss: "\n".join(f"  - {s.name}" for s in ss)),
+    "pyproject.toml": ("#", lambda ss: "known-first-party = [\"flotilla\", \"gateway\", "
+                       + ", ".join(f'"{s.name}"' for s in ss) + "]"),
+}
+WHOLE: dict[str, Callable[[list[Service]], str]] = {
+    "shared/flotilla/services_list.py": _services_list,
+}
+
+
+def _replace_block(text: str, leader: str, body: str, path: str) -> str:
+    pattern = re.compile(rf"(^[ \t]*#[^\n]*{re.escape(BEGIN)}[^\n]*\n)(.*?)(^[ \t]*#[^\n]*{re.escape(END)})",
+                         re.S | re.M)
+    if not pattern.search(text):
+        raise ListError(f"{path}: no '# {BEGIN}' ... '# {END}' block")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(3), text, count=1)
+
+
+def rendered(root: Path = ROOT) -> dict[str, str]:
+    """Every generated file's wanted content (path relative to ``root``)."""
+    services = load(root)
+    out = {path: make(services) for path, make in WHOLE.items()}
+    for path, (leader, make) in BLOCKS.items():
+        out[path] = _replace_block((root / path).read_text(), leader, make(services), path)
+    return out
+
+
+def stale(root: Path = ROOT) -> list[str]:
+    return sorted(p for p, want in rendered(root).items()
+                  if not (root / p).exists() or (root / p).read_text() != want)
+
+
+def generate(root: Path = ROOT) -> list[str]:
+    """Rewrite the stale files; returns their paths."""
+    changed = []
+    for path, want in rendered(root).items():
+        target = root / path
+        if not target.exists() or target.read_text() != want:
+            target.write_text(want)
+            changed.append(path)
+    return sorted(changed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flotilla.platform")
+    parser.add_argument("command", choices=["generate", "check", "services"])
+    parser.add_argument("--root", type=Path, default=ROOT)
+    args = parser.parse_args(argv)
+    if args.command == "services":
+        for s in load(args.root):
+            print(s.name, s.port, s.worker_port or "-", s.database, " ".join(s.routes))
+        return 0
+    if args.command == "check":
+        found = stale(args.root)
+        for path in found:
+            print(f"stale: {path} (run make generate)", file=sys.stderr)
+        return 1 if found else 0
+    for path in generate(args.root):
+        print(f"generated {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The one list of services: checked, and every file made from it up to date."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flotilla import platform, services_list
+from flotilla.discovery.base import DEFAULT_PORTS
+from flotilla.discovery.static import StaticDiscovery
+
+
+def test_every_generated_file_is_up_to_date() -> None:
+    assert platform.stale() == [], "run `make generate` and commit the result"
+
+
+def test_the_runtime_list_matches_the_file() -> None:
+    services = platform.load()
+    assert list(services_list.PORTS) == [s.name for s in services]
+    assert {n: p for n, p in DEFAULT_PORTS.items() if n != "gateway"} == services_list.PORTS
+    found = StaticDiscovery.from_environment({}).instances("orders")
+    assert [i.url for i in found] == [f"http://127.0.0.1:{services_list.PORTS['orders']}"]
+
+
+def _copy(tmp_path: Path) -> Path:
+    for path in [platform.LIST_FILE, *platform.BLOCKS]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(platform.ROOT / path, tmp_path / path)
+    return tmp_path
+
+
+def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    before = {p: (root / p).read_text() for p in platform.BLOCKS}
+    with (root / platform.LIST_FILE).open("a") as f:
+        f.write('\n[services.payments]\nport = 8084\nworker_port = 9084\nroutes = { "/payments" = 4.0 }\n')
+    (root / "shared/flotilla").mkdir(parents=True, exist_ok=True)
+    changed = platform.generate(root)
+    assert set(changed) == set(platform.BLOCKS) | set(platform.WHOLE)
+    assert platform.stale(root) == []
+    assert "payments-worker: env WORKER_PORT=${PAYMENTS_WORKER_PORT:-9084} payments-worker" in (
+        root / "Procfile").read_text()
+    assert "  - payments\n" in (root / "deploy/k8s/base/kustomization.yaml").read_text()
+    assert 'databases="users catalog orders payments"' in (
+        root / "deploy/postgres/init-databases.sh").read_text()
+    assert "('/payments', 'payments', 4.0)" in (root / "shared/flotilla/services_list.py").read_text()
+    for path, text in before.items():  # outside the block nothing moved
+        after = (root / path).read_text()
+        head = text.split(platform.BEGIN)[0]
+        tail = text.split(platform.END)[-1]
+        assert after.startswith(head) and after.endswith(tail), path
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('[services.x-y]\nport = 8090\n', "service name"),
+    ('[services.pay]\nport = 8081\n', "ports clash"),
+    ('[services.pay]\nport = 8090\nroutes = { "/orders" = 1.0 }\n', "prefixes"),
+    ('[services.pay]\nport = 8090\ndatabase = "users"\n', "databases clash"),
+    ('[services.pay]\nworker_port = 9090\n', "pay"),
+])
+def test_an_impossible_list_is_refused(tmp_path: Path, entry: str, message: str) -> None:
+    root = _copy(tmp_path)
+    with (root / platform.LIST_FILE).open("a") as f:
+        f.write("\n" + entry)
+    with pytest.raises(platform.ListError, match=message):
+        platform.load(root)
+
+
+def test_a_file_without_its_block_is_named(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "Procfile").write_text("web: true\n")
+    with pytest.raises(platform.ListError, match="Procfile"):
+        platform.generate(root)
