@@ -29,6 +29,8 @@ EXPORTED = {
     "flotilla_orders_timed_out_total", "flotilla_orders_total",
     "flotilla_order_saga_duration_seconds_bucket", "flotilla_order_saga_duration_seconds_count",
     "flotilla_order_saga_duration_seconds_sum",
+    "flotilla_circuit_breaker_state", "flotilla_circuit_breaker_transitions_total",
+    "flotilla_retry_budget_spent_total", "flotilla_retry_budget_exhausted_total",
 }
 FUNCTIONS = {"sum", "by", "rate", "increase", "delta", "histogram_quantile", "and", "or", "on",
              "unless", "le", "without", "ignoring", "max", "min", "avg", "count"}

@@ -3,6 +3,7 @@
 Under gunicorn each worker writes its samples to ``PROMETHEUS_MULTIPROC_DIR``
 and ``/metrics`` aggregates them (the exporter switches to multiprocess mode
 when that variable is set). Paths are labelled by URL rule, never by raw id.
+The kit's service-client metrics (breakers, retry budget) join every app's registry.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from flask import Flask
 from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
+
+from flotilla.http import metrics as client_metrics
 
 
 def init_app(app: Flask, service: str) -> PrometheusMetrics:
@@ -21,5 +24,7 @@ def init_app(app: Flask, service: str) -> PrometheusMetrics:
         default_labels={"service": service},
         excluded_paths=["^/metrics$", "^/health/"],
     )
+    for collector in client_metrics.COLLECTORS:
+        metrics.registry.register(collector)
     app.extensions["flotilla_metrics"] = metrics
     return metrics

@@ -19,10 +19,13 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 class CircuitBreaker:
     def __init__(self, failure_threshold: int = 5, reset_timeout: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[str, str], None] | None = None) -> None:
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
         self._clock = clock
+        self._on_change = on_change  # told (old, new) whenever a change of state is seen
+        self._seen = CLOSED
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: float | None = None
@@ -35,8 +38,14 @@ class CircuitBreaker:
 
     def _state(self, now: float) -> str:
         if self._opened_at is None:
-            return CLOSED
-        return OPEN if now - self._opened_at < self.reset_timeout else HALF_OPEN
+            state = CLOSED
+        else:
+            state = OPEN if now - self._opened_at < self.reset_timeout else HALF_OPEN
+        if state != self._seen:  # open -> half-open happens with time: reported when first seen
+            old, self._seen = self._seen, state
+            if self._on_change is not None:
+                self._on_change(old, state)
+        return state
 
     def allow(self) -> bool:
         """May a call go to this instance now? In half-open, claims the single probe slot."""
@@ -59,17 +68,21 @@ class CircuitBreaker:
             self._failures = 0
             self._opened_at = None
             self._probe_started = None
+            self._state(self._clock())
 
     def record_failure(self) -> None:
         with self._lock:
             now = self._clock()
             if self._opened_at is not None:  # a failed probe: open for another period
+                self._state(now)
                 self._opened_at = now
                 self._probe_started = None
+                self._state(now)
                 return
             self._failures += 1
             if self._failures >= self.failure_threshold:
                 self._opened_at = now
+                self._state(now)
 
     def retry_after(self) -> float:
         """Seconds until this breaker lets a probe through (0 when it would now)."""
@@ -84,15 +97,27 @@ class BreakerRegistry:
 
     def __init__(self, failure_threshold: int = 5, reset_timeout: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._make = lambda: CircuitBreaker(failure_threshold, reset_timeout, clock)
+        self._make = lambda key: CircuitBreaker(failure_threshold, reset_timeout, clock,
+                                                on_change=lambda old, new: self._changed(key, old, new))
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
+        # Told (key, old, new) on every change of state, and (key) when a breaker is made.
+        self.on_change: Callable[[str, str, str], None] | None = None
+        self.on_new: Callable[[str], None] | None = None
+
+    def _changed(self, key: str, old: str, new: str) -> None:
+        if self.on_change is not None:
+            self.on_change(key, old, new)
 
     def get(self, key: str) -> CircuitBreaker:
         breaker = self._breakers.get(key)
         if breaker is None:
             with self._lock:
-                breaker = self._breakers.setdefault(key, self._make())
+                breaker = self._breakers.get(key)
+                if breaker is None:
+                    breaker = self._breakers[key] = self._make(key)
+                    if self.on_new is not None:
+                        self.on_new(key)
         return breaker
 
     def states(self) -> dict[str, str]:

@@ -26,6 +26,7 @@ import httpx
 
 from flotilla.context import current_request_id
 from flotilla.discovery import Discovery, DiscoveryError, Instance
+from flotilla.http import metrics
 from flotilla.http.breaker import OPEN, BreakerRegistry
 from flotilla.http.budget import RetryBudget
 from flotilla.http.errors import (
@@ -80,6 +81,14 @@ class ServiceClient:
         self.http = http or make_http_client()
         self.forward_auth = forward_auth
         self._turn = itertools.count()
+        if self.breakers.on_change is None:  # a registry shared by several clients is wired once
+            self.breakers.on_change = lambda key, old, new: metrics.breaker_changed(key, old, new)
+            self.breakers.on_new = metrics.breaker_seen
+
+    def _spend_retry(self) -> bool:
+        spent = self.budget.try_spend()
+        metrics.retry(self.service, spent)
+        return spent
 
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         headers = dict(extra or {})
@@ -157,13 +166,13 @@ class ServiceClient:
                 breaker.record_failure()
                 last_error = None
                 retryable = retryable and response.status_code in RETRY_STATUSES
-                if not retryable or attempt + 1 == self.policy.attempts or not self.budget.try_spend():
+                if not retryable or attempt + 1 == self.policy.attempts or not self._spend_retry():
                     return response
                 response.close()
                 self._back_off(attempt, deadline)
                 continue
             log.warning("%s %s%s failed on %s: %r", method, self.service, path, inst.url, last_error)
-            if not retryable or attempt + 1 == self.policy.attempts or not self.budget.try_spend():
+            if not retryable or attempt + 1 == self.policy.attempts or not self._spend_retry():
                 break
             self._back_off(attempt, deadline)
         raise self._failure(last_error, order, deadline)
