@@ -72,7 +72,7 @@ def test_every_alert_of_the_issue_exists() -> None:
     alerts = {rule["alert"] for rule in rules() if "alert" in rule}
     assert {"AvailabilityBudgetBurnFast", "AvailabilityBudgetBurnSlow", "LatencyBudgetBurnFast",
             "LatencyBudgetBurnSlow", "TargetDown", "MessagesParked", "OutboxLag",
-            "EventsNotConsumed"} <= alerts
+            "EventsNotConsumed", "CircuitBreakerOpen"} <= alerts
 
 
 def test_every_alert_is_unit_tested() -> None:

@@ -16,10 +16,10 @@ STATES = (CLOSED, HALF_OPEN, OPEN)
 
 breaker_state = Gauge("flotilla_circuit_breaker_state",
                       "1 for the state each upstream instance's breaker is in (closed, half-open, open)",
-                      ["instance", "state"], registry=REGISTRY, multiprocess_mode="livemax")
+                      ["upstream_url", "state"], registry=REGISTRY, multiprocess_mode="livemax")
 breaker_transitions = Counter("flotilla_circuit_breaker_transitions_total",
                               "Breaker state changes per upstream instance, by the state entered",
-                              ["instance", "to"], registry=REGISTRY)
+                              ["upstream_url", "to"], registry=REGISTRY)
 retries_spent = Counter("flotilla_retry_budget_spent_total",
                         "Retries made, each paid from the upstream's retry budget", ["upstream"],
                         registry=REGISTRY)
@@ -32,13 +32,13 @@ COLLECTORS = (breaker_state, breaker_transitions, retries_spent, retries_refused
 def breaker_seen(instance: str) -> None:
     """A new breaker starts closed."""
     for state in STATES:
-        breaker_state.labels(instance=instance, state=state).set(1 if state == CLOSED else 0)
+        breaker_state.labels(upstream_url=instance, state=state).set(1 if state == CLOSED else 0)
 
 
 def breaker_changed(instance: str, old: str, new: str) -> None:
-    breaker_state.labels(instance=instance, state=old).set(0)
-    breaker_state.labels(instance=instance, state=new).set(1)
-    breaker_transitions.labels(instance=instance, to=new).inc()
+    breaker_state.labels(upstream_url=instance, state=old).set(0)
+    breaker_state.labels(upstream_url=instance, state=new).set(1)
+    breaker_transitions.labels(upstream_url=instance, to=new).inc()
 
 
 def retry(upstream: str, spent: bool) -> None:

@@ -30,11 +30,11 @@ def scrape() -> str:
 
 
 def breaker(text: str, instance: str, state: str) -> float:
-    return metric_value(text, "flotilla_circuit_breaker_state", instance=instance, state=state)
+    return metric_value(text, "flotilla_circuit_breaker_state", upstream_url=instance, state=state)
 
 
 def transitions(text: str, instance: str, to: str) -> float:
-    return metric_value(text, "flotilla_circuit_breaker_transitions_total", instance=instance, to=to)
+    return metric_value(text, "flotilla_circuit_breaker_transitions_total", upstream_url=instance, to=to)
 
 
 def test_breaker_state_and_transitions_per_instance(upstream: FakeUpstream) -> None:
