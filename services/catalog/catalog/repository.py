@@ -96,21 +96,34 @@ class ProductRepository:
     def page(self, flt: ProductFilter, limit: int,
              after: tuple[datetime, uuid.UUID] | None) -> list[Product]:
         """Up to ``limit`` live products in (created_at, id) order, after the cursor."""
-        c = products.c
-        stmt = select(Product).where(c.deleted_at.is_(None))
+        params: dict[str, object] = {"limit": limit, "min_price": flt.min_price, "max_price": flt.max_price}
         if flt.q:
-            stmt = stmt.where(or_(c.name.icontains(flt.q, autoescape=True),
-                                  c.description.icontains(flt.q, autoescape=True)))
-        if flt.min_price is not None:
-            stmt = stmt.where(c.price_cents >= flt.min_price)
-        if flt.max_price is not None:
-            stmt = stmt.where(c.price_cents <= flt.max_price)
+            escaped = flt.q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            params["pattern"] = f"%{escaped}%"
         if after is not None:
-            created, pid = after
-            stmt = stmt.where(or_(c.created_at > created,
-                                  and_(c.created_at == created, c.id > pid)))
-        stmt = stmt.order_by(c.created_at, c.id).limit(limit)
-        return list(self.session.scalars(stmt))
+            params["after_created"], params["after_id"] = after
+        stmt = _page_statement(bool(flt.q), flt.min_price is not None, flt.max_price is not None,
+                               after is not None)
+        return list(self.session.scalars(stmt, params))
+
+
+@functools.cache
+def _page_statement(q: bool, min_price: bool, max_price: bool, after: bool) -> Select[tuple[Product]]:
+    """One statement per shape of filter, built once, values bound per call."""
+    c = products.c
+    stmt = select(Product).where(c.deleted_at.is_(None))
+    if q:  # case-insensitive substring, %, _ and / in the text taken literally
+        pattern = bindparam("pattern")
+        stmt = stmt.where(or_(c.name.ilike(pattern, escape="/"), c.description.ilike(pattern, escape="/")))
+    if min_price:
+        stmt = stmt.where(c.price_cents >= bindparam("min_price"))
+    if max_price:
+        stmt = stmt.where(c.price_cents <= bindparam("max_price"))
+    if after:
+        created = bindparam("after_created", type_=c.created_at.type)
+        pid = bindparam("after_id", type_=c.id.type)
+        stmt = stmt.where(or_(c.created_at > created, and_(c.created_at == created, c.id > pid)))
+    return stmt.order_by(c.created_at, c.id).limit(bindparam("limit"))
 
 
 class UnitOfWork(BaseUnitOfWork):
