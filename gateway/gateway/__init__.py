@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Response, request
 from flask_cors import CORS
 from flask_openapi3 import OpenAPI
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flotilla import discovery as discovery_backends
+from flotilla import proxies
 from flotilla.app import create_service_app
 from flotilla.auth import KeySource
 from flotilla.discovery import Discovery
@@ -45,9 +45,7 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
     settings = settings or load_settings(GatewaySettings)
     discovery = discovery or discovery_backends.from_settings()
     app = create_service_app("gateway", settings, title="Flotilla gateway")
-    if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
-                                x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
+    proxies.install(app, settings.trusted_proxy_addresses, settings.trusted_proxies, forwarded_host=True)
     app.extensions["gateway_discovery"] = discovery
     app.extensions["gateway_clients"] = build_clients(settings, discovery)
     app.extensions["gateway_pool"] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from flotilla import services_list
 from flotilla.auth import AuthSettings
+from flotilla.proxies import parse_networks
 
 
 class GatewaySettings(AuthSettings):
@@ -27,8 +28,17 @@ class GatewaySettings(AuthSettings):
     cors_origins: str = Field("", validation_alias="GATEWAY_CORS_ORIGINS")
     #: Host names the gateway answers to (comma-separated); empty: any well-formed one.
     allowed_hosts: str = Field("", validation_alias="GATEWAY_ALLOWED_HOSTS")
-    #: Proxies in front of us whose X-Forwarded-* we trust (1 behind our nginx).
+    #: Proxies in front of us whose X-Forwarded-* we trust (1 behind our nginx)...
     trusted_proxies: int = Field(0, ge=0, le=5, validation_alias="GATEWAY_TRUSTED_PROXIES")
+    #: ...and only when the connecting peer's address is in these (comma-separated addresses or
+    #: CIDRs, like nginx's set_real_ip_from); anyone else's forwarded headers are ignored.
+    trusted_proxy_addresses: str = Field("127.0.0.1,::1", validation_alias="GATEWAY_TRUSTED_PROXY_ADDRESSES")
+
+    @field_validator("trusted_proxy_addresses")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a bad entry fails at start-up, not per request
+        return value
     breaker_failures: int = Field(5, ge=1, validation_alias="GATEWAY_BREAKER_FAILURES")
     breaker_reset_seconds: float = Field(5.0, gt=0, validation_alias="GATEWAY_BREAKER_RESET_SECONDS")
     retry_ratio: float = Field(0.2, ge=0, le=1, validation_alias="GATEWAY_RETRY_RATIO")

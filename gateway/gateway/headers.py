@@ -52,10 +52,12 @@ def next_traceparent(incoming: str | None) -> str:
     return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
 
 
-def upstream_headers(req: Request, request_id: str, peer: str, trusted_proxies: int) -> dict[str, str]:
+def upstream_headers(req: Request, request_id: str, peer: str, trusted_peer: bool) -> dict[str, str]:
+    """The headers for the upstream; the incoming X-Forwarded-For chain is kept only when it
+    came from a trusted proxy."""
     drop = NOT_FORWARDED | _connection_listed(req.headers.items())
     out = {k: v for k, v in req.headers.items() if k.lower() not in drop}
-    chain = req.headers.get("X-Forwarded-For", "") if trusted_proxies else ""
+    chain = req.headers.get("X-Forwarded-For", "") if trusted_peer else ""
     out["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
     out["X-Forwarded-Proto"] = req.scheme
     out["X-Forwarded-Host"] = req.host

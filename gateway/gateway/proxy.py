@@ -41,7 +41,8 @@ def resolve(rest: str) -> tuple[Route, str]:
 
 def outgoing_headers() -> dict[str, str]:
     peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.remote_addr
-    return upstream_headers(request, g.request_id, peer or "unknown", settings().trusted_proxies)
+    trusted = bool(request.environ.get("flotilla.trusted_peer"))
+    return upstream_headers(request, g.request_id, peer or "unknown", trusted)
 
 
 def send(route: Route, path: str, headers: dict[str, str]) -> httpx.Response:

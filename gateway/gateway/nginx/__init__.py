@@ -5,7 +5,7 @@ certificate made with openssl, nginx run with its own prefix, pid and temp paths
 and execs nginx in the foreground; tests use :class:`NginxProcess` on free ports.
 Settings: ``EDGE_HTTP_PORT`` (8000), ``EDGE_HTTPS_PORT`` (8443), ``EDGE_BIND``,
 ``GATEWAY_ADDR`` (127.0.0.1:``GATEWAY_PORT``), ``EDGE_RATE_LIMIT`` (requests/s per
-address), ``EDGE_BURST``, ``EDGE_MAX_BODY``, ``EDGE_WORKERS``, ``EDGE_RESOLVER``.
+address), ``EDGE_BURST``, ``EDGE_MAX_BODY``, ``EDGE_WORKERS``, ``EDGE_RESOLVER``, ``EDGE_PROXY_BIND``.
 
 ``EDGE_RESOLVER`` (empty by default; the container image sets ``auto``) makes nginx look the
 gateway's name up at request time through that DNS server (``auto``: the first nameserver
@@ -48,6 +48,9 @@ class EdgeConfig:
     max_body: str = "1m"
     workers: str = "1"
     resolver: str = ""
+    #: The source address for connections to the gateway (``proxy_bind``): under make run the
+    #: edge connects from 127.0.0.2, the one address the gateway trusts X-Forwarded-For from.
+    proxy_bind: str = ""
     tls_dir: Path | None = field(default=None)
 
     @classmethod
@@ -58,7 +61,8 @@ class EdgeConfig:
                    gateway=env.get("GATEWAY_ADDR", f"127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"),
                    bind=env.get("EDGE_BIND", "127.0.0.1"), rate=int(env.get("EDGE_RATE_LIMIT", "100")),
                    burst=int(env.get("EDGE_BURST", "200")), max_body=env.get("EDGE_MAX_BODY", "1m"),
-                   workers=env.get("EDGE_WORKERS", "1"), resolver=env.get("EDGE_RESOLVER", ""))
+                   workers=env.get("EDGE_WORKERS", "1"), resolver=env.get("EDGE_RESOLVER", ""),
+                   proxy_bind=env.get("EDGE_PROXY_BIND", ""))
 
 
 def dev_certificate(directory: Path) -> tuple[Path, Path]:
@@ -174,6 +178,7 @@ def render(config: EdgeConfig) -> Path:
     error_pages, problem_blocks = problem_locations()
     values = {"ERROR_PAGES": error_pages, "PROBLEM_LOCATIONS": problem_blocks,
               "UPSTREAM": upstream, "PROXY_PASS": proxy_pass,
+              "PROXY_BIND": f"proxy_bind {config.proxy_bind};" if config.proxy_bind else "",
               "USER": user, "WORKERS": config.workers, "PREFIX": str(prefix),
               "MAX_BODY": config.max_body, "RATE": str(config.rate), "BURST": str(config.burst),
               "GATEWAY": config.gateway, "BIND": config.bind, "HTTP_PORT": str(config.http_port),

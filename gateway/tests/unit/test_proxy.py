@@ -126,3 +126,27 @@ def test_behind_one_trusted_proxy_the_client_address_comes_from_it(make_gateway,
     assert gw.get("/api/v1/products", headers=nginx_says).status_code == 429  # 203.0.113.7's quota
     other = {"X-Forwarded-For": "198.51.100.9"}
     assert gw.get("/api/v1/products", headers=other).status_code == 200  # another client's own
+
+
+def test_a_direct_client_rotating_x_forwarded_for_is_still_throttled(make_gateway, upstreams):
+    gw = make_gateway(trusted_proxies=1, trusted_proxy_addresses="10.0.0.0/24", rate_limit="3/minute")
+    direct = {"REMOTE_ADDR": "198.51.100.20"}  # not a proxy we trust
+    statuses = [gw.get("/api/v1/products", headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                       environ_base=direct).status_code for n in range(10)]
+    assert statuses == [200] * 3 + [429] * 7
+    _, _, headers = upstreams["catalog"].seen[-1]
+    assert headers["X-Forwarded-For"] == "198.51.100.20"  # its claims are not passed on either
+    via_proxy = [gw.get("/api/v1/products", headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                        environ_base={"REMOTE_ADDR": "10.0.0.5"}).status_code for n in range(10)]
+    assert via_proxy == [200] * 10  # ten clients behind the trusted proxy, one request each
+    assert upstreams["catalog"].seen[-1][2]["X-Forwarded-For"] == "203.0.113.9, 10.0.0.5"
+
+
+def test_trusted_proxy_addresses_are_checked_at_start_up():
+    import pytest as _pytest
+    from pydantic import ValidationError
+
+    from gateway.config import GatewaySettings
+
+    with _pytest.raises(ValidationError):
+        GatewaySettings(trusted_proxy_addresses="10.0.0.0/33")

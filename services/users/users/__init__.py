@@ -7,9 +7,8 @@ from pathlib import Path
 
 from flask import Response
 from flask_openapi3 import OpenAPI
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flotilla import auth
+from flotilla import auth, proxies
 from flotilla.app import create_service_app, init_database
 from flotilla.problems import Problem, problem_response
 from flotilla.settings import load_settings
@@ -49,8 +48,7 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
     settings = settings or load_settings(UsersSettings)
     app = create_service_app("users", settings, exceptions=PROBLEMS,
                              security_schemes=auth.SECURITY_SCHEMES)
-    if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
+    proxies.install(app, settings.trusted_proxy_addresses, settings.trusted_proxies)
     start_mappers()
     db = init_database(app, settings.database_url)
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)

@@ -26,6 +26,8 @@ class UsersSettings(AuthSettings):
     login_max_failures_per_address: int = Field(20, gt=0, validation_alias="LOGIN_MAX_FAILURES_PER_ADDRESS")
     #: How many proxies in front of us set X-Forwarded-For (0: use the peer address).
     trusted_proxies: int = Field(0, ge=0, le=5, validation_alias="USERS_TRUSTED_PROXIES")
+    #: ...counted only when the connecting peer is one of these addresses/CIDRs (set_real_ip_from).
+    trusted_proxy_addresses: str = Field("127.0.0.1,::1", validation_alias="USERS_TRUSTED_PROXY_ADDRESSES")
 
     @field_validator("admin_email")
     @classmethod

@@ -62,3 +62,24 @@ def test_one_address_trying_many_accounts_is_throttled(strict_app):
     elsewhere = other.post("/auth/login", json={"email": "victim9@example.org", "password": "guess-guess"},
                            environ_base={"REMOTE_ADDR": "127.0.0.9"})
     assert elsewhere.status_code == 401
+
+
+def test_a_direct_client_rotating_x_forwarded_for_is_throttled_by_its_own_address(database_url: str):
+    migrations.upgrade(MIGRATIONS, database_url)
+    settings = UsersSettings(database_url=database_url, log_format="console", login_window=60,
+                             login_max_failures_per_address=3, trusted_proxies=2,
+                             trusted_proxy_addresses="10.0.0.0/24")
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+
+        def attempt(n: int, peer: str) -> int:
+            body = {"email": f"spray{n}@example.org", "password": "guess-guess"}
+            return client.post("/auth/login", json=body,
+                               headers={"X-Forwarded-For": f"203.0.113.{n}, 10.0.0.1"},
+                               environ_base={"REMOTE_ADDR": peer}).status_code
+
+        assert [attempt(n, "198.51.100.30") for n in range(6)] == [401] * 3 + [429] * 3
+        assert [attempt(n, "10.0.0.2") for n in range(10, 16)] == [401] * 6  # six clients via the proxies
+    finally:
+        app.extensions["flotilla_db"].dispose()
