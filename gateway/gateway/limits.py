@@ -13,11 +13,24 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
+from prometheus_client import CollectorRegistry, Counter
 
 from gateway import memory_storage  # noqa: F401 (registers flotilla-memory://)
 from gateway.config import GatewaySettings
 from gateway.routes import PUBLIC_PREFIX, STRICT_PATHS
+
+# Process-wide; added to the app's registry (gunicorn's multiprocess files carry it too).
+REGISTRY = CollectorRegistry(auto_describe=True)
+rate_limited = Counter("flotilla_gateway_rate_limited_total",
+                       "Requests refused with 429 by the gateway's own limits (auth or default)",
+                       ["service", "limit"], registry=REGISTRY)
+for _limit in ("auth", "default"):
+    rate_limited.labels(service="gateway", limit=_limit)
+
+
+def _breached(_: RequestLimit) -> None:
+    rate_limited.labels(service="gateway", limit="auth" if _is_strict() else "default").inc()
 
 
 def rate_key() -> str:
@@ -36,8 +49,9 @@ def init_app(app: Flask, settings: GatewaySettings) -> Limiter:
     # an upstream's own Retry-After): we write them ourselves, Retry-After on 429 only.
     limiter = Limiter(rate_key, app=app, storage_uri=settings.redis_url or "flotilla-memory://",
                       strategy=settings.rate_limit_strategy, key_prefix="flotilla-gateway",
-                      headers_enabled=False, swallow_errors=False)
+                      headers_enabled=False, swallow_errors=False, on_breach=_breached)
     app.extensions["gateway_limiter"] = limiter
+    app.extensions["flotilla_metrics"].registry.register(rate_limited)
 
     @app.after_request
     def _rate_limit_headers(response: Response) -> Response:
