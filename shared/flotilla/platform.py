@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import string
 import sys
 import tomllib
 from collections.abc import Callable
@@ -136,6 +137,31 @@ WHOLE: dict[str, Callable[[list[Service]], str]] = {
 }
 
 
+def _k8s(kind: str) -> Callable[[list[Service]], dict[str, str]]:
+    def make(services: list[Service]) -> dict[str, str]:
+        template = string.Template((ROOT / "deploy/k8s/templates" / f"{kind}.yaml").read_text())
+        head = f"# Generated from deploy/k8s/templates/{kind}.yaml by `make generate`: do not edit.\n"
+        body = lambda s: template.substitute(name=s.name, NAME=s.name.upper(), port=s.port)  # noqa: E731
+        return {f"deploy/k8s/base/{s.name}/{kind}.yaml": head + body(s).split("(decision 0075).\n", 1)[1]
+                for s in services if kind == "api" or s.worker}
+    return make
+
+
+_K8S_KUSTOMIZATION = """\
+# {name}: the api (Deployment + Service "{name}" + HPA + PDB) and the worker
+# (Deployment + PDB), from deploy/k8s/templates. Patches for what {name} needs beyond
+# the template go here (see users/kustomization.yaml).
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - api.yaml
+{worker}"""
+
+
+#: Files generated per service: function of the list -> {path: content}.
+PER_SERVICE: tuple[Callable[[list[Service]], dict[str, str]], ...] = (_k8s("api"), _k8s("worker"))
+
+
 def _replace_block(text: str, leader: str, body: str, path: str) -> str:
     pattern = re.compile(rf"(^[ \t]*#[^\n]*{re.escape(BEGIN)}[^\n]*\n)(.*?)(^[ \t]*#[^\n]*{re.escape(END)})",
                          re.S | re.M)
@@ -148,6 +174,13 @@ def rendered(root: Path = ROOT) -> dict[str, str]:
     """Every generated file's wanted content (path relative to ``root``)."""
     services = load(root)
     out = {path: make(services) for path, make in WHOLE.items()}
+    for each in PER_SERVICE:
+        out.update(each(services))
+    for s in services:  # hand-owned after the first write (a service's own patches go there)
+        kustomization = f"deploy/k8s/base/{s.name}/kustomization.yaml"
+        if not (root / kustomization).exists():
+            out[kustomization] = _K8S_KUSTOMIZATION.format(
+                name=s.name, worker="  - worker.yaml\n" if s.worker else "")
     for path, (leader, make) in BLOCKS.items():
         out[path] = _replace_block((root / path).read_text(), leader, make(services), path)
     return out
@@ -164,6 +197,7 @@ def generate(root: Path = ROOT) -> list[str]:
     for path, want in rendered(root).items():
         target = root / path
         if not target.exists() or target.read_text() != want:
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(want)
             changed.append(path)
     return sorted(changed)

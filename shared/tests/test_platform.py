@@ -25,7 +25,8 @@ def test_the_runtime_list_matches_the_file() -> None:
 
 
 def _copy(tmp_path: Path) -> Path:
-    for path in [platform.LIST_FILE, *platform.BLOCKS]:
+    kustomizations = [f"deploy/k8s/base/{name}/kustomization.yaml" for name in services_list.PORTS]
+    for path in [platform.LIST_FILE, *platform.BLOCKS, *platform.rendered(), *kustomizations]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(platform.ROOT / path, tmp_path / path)
     return tmp_path
@@ -38,11 +39,15 @@ def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> 
         f.write('\n[services.payments]\nport = 8084\nworker_port = 9084\nroutes = { "/payments" = 4.0 }\n')
     (root / "shared/flotilla").mkdir(parents=True, exist_ok=True)
     changed = platform.generate(root)
-    assert set(changed) == set(platform.BLOCKS) | set(platform.WHOLE)
+    assert set(changed) == set(platform.BLOCKS) | set(platform.WHOLE) | {
+        f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")}
     assert platform.stale(root) == []
     assert "payments-worker: env WORKER_PORT=${PAYMENTS_WORKER_PORT:-9084} payments-worker" in (
         root / "Procfile").read_text()
     assert "  - payments\n" in (root / "deploy/k8s/base/kustomization.yaml").read_text()
+    api = (root / "deploy/k8s/base/payments/api.yaml").read_text()
+    assert "image: flotilla/payments" in api and "containerPort: 8084" in api
+    assert "PAYMENTS_DATABASE_URL" in api
     assert 'databases="users catalog orders payments"' in (
         root / "deploy/postgres/init-databases.sh").read_text()
     assert "('/payments', 'payments', 4.0)" in (root / "shared/flotilla/services_list.py").read_text()
