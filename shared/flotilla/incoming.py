@@ -6,10 +6,11 @@ A body must be JSON (415 otherwise), well-formed (400) and no larger than
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from flotilla.context import accept_or_generate, reset_request_id, set_request_id
 from flotilla.problems import Problem
@@ -24,6 +25,32 @@ def _is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or mimetype.endswith("+json")
 
 
+def read_unsized_body(limit: int) -> None:
+    """Read a body without Content-Length (chunked) up to ``limit`` bytes, or refuse it.
+
+    werkzeug caps such a stream at ``MAX_CONTENT_LENGTH`` by cutting it short, so an
+    over-limit chunked body would be parsed truncated. Read one byte past the limit
+    ourselves: more than ``limit`` is a 413; otherwise the body is put back as a sized
+    stream for the view.
+    """
+    stream = request.environ["wsgi.input"]
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(min(65536, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise Problem(413, f"The body is larger than {limit} bytes.", title="Content Too Large",
+                      slug="content-too-large")
+    raw = b"".join(parts)
+    request.environ["wsgi.input"] = io.BytesIO(raw)
+    request.environ["CONTENT_LENGTH"] = str(len(raw))
+    request.__dict__.pop("stream", None)  # werkzeug caches the stream it built
+    request.__dict__.pop("content_length", None)
+
+
 def check_json_body() -> None:
     """Reject bodies that are not JSON, too large, or malformed."""
     if request.method not in METHODS_WITH_BODY or request.routing_exception is not None:
@@ -33,6 +60,8 @@ def check_json_body() -> None:
         return  # an empty body; the view's schema decides whether that is fine
     if not _is_json(request.mimetype):
         raise Problem(415, "Send the body as application/json.")
+    if length is None:
+        read_unsized_body(current_app.config["MAX_CONTENT_LENGTH"])
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     if not raw:
         return
