@@ -59,6 +59,12 @@ clean:
 generate: install
 	$(BIN)/python -m flotilla.platform generate
 
+# A new service's entry in services.toml (next free ports, route /NAME), then make generate.
+.PHONY: new-service
+new-service: install
+	@test -n "$(NAME)" || { echo "usage: make new-service NAME=payments" >&2; exit 2; }
+	$(BIN)/python -m flotilla.platform add $(NAME)
+
 .PHONY: contracts
 contracts: install
 	$(BIN)/python -m flotilla.events.contracts

@@ -9,6 +9,7 @@ images need nothing but the installed kit.
     python -m flotilla.platform generate   # rewrite (make generate)
     python -m flotilla.platform check      # exit 1 and name the stale files
     python -m flotilla.platform services   # the list, one service a line
+    python -m flotilla.platform add NAME   # a new entry (next free ports, route /NAME), then generate
 """
 
 from __future__ import annotations
@@ -203,11 +204,57 @@ def generate(root: Path = ROOT) -> list[str]:
     return sorted(changed)
 
 
+def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: bool = True,
+                routes: dict[str, float] | None = None) -> Service:
+    """Append a service to services.toml (next free ports, route ``/<name>``) and regenerate.
+    The list is checked before anything is written, so a clash leaves every file as it was."""
+    services = load(root)
+    if any(s.name == name for s in services):
+        raise ListError(f"{name} is already in {LIST_FILE}")
+    port = port or max([8080, *(s.port for s in services)]) + 1
+    routes = routes if routes is not None else {f"/{name}": 5.0}
+    entry = [f"\n[services.{name}]", f"port = {port}"]
+    if worker:
+        entry.append(f"worker_port = {port + 1000}")
+    entry.append(f'database = "{name}"')
+    entry.append("routes = { " + ", ".join(f'"{p}" = {t}' for p, t in routes.items()) + " }")
+    text = (root / LIST_FILE).read_text().rstrip("\n") + "\n" + "\n".join(entry) + "\n"
+    scratch = root / f".{LIST_FILE}.new"
+    scratch.write_text(text)
+    try:
+        tomllib.loads(text)
+        (root / LIST_FILE).replace(root / f".{LIST_FILE}.old")
+        scratch.replace(root / LIST_FILE)
+        try:
+            added = next(s for s in load(root) if s.name == name)
+        except ListError:
+            (root / f".{LIST_FILE}.old").replace(root / LIST_FILE)
+            raise
+        (root / f".{LIST_FILE}.old").unlink()
+    finally:
+        scratch.unlink(missing_ok=True)
+    generate(root)
+    return added
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flotilla.platform")
-    parser.add_argument("command", choices=["generate", "check", "services"])
+    parser.add_argument("command", choices=["generate", "check", "services", "add"])
+    parser.add_argument("name", nargs="?", help="add: the new service's name")
     parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--port", type=int, help="add: the api port (default: the next free one)")
+    parser.add_argument("--no-worker", action="store_true", help="add: an api only")
     args = parser.parse_args(argv)
+    if args.command == "add":
+        if not args.name:
+            parser.error("add needs a service name")
+        try:
+            s = add_service(args.name, args.root, args.port, worker=not args.no_worker)
+        except ListError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"added {s.name}: port {s.port}, worker {s.worker_port or '-'}, routes {' '.join(s.routes)}")
+        return 0
     if args.command == "services":
         for s in load(args.root):
             print(s.name, s.port, s.worker_port or "-", s.database, " ".join(s.routes))

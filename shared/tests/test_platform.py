@@ -78,3 +78,17 @@ def test_a_file_without_its_block_is_named(tmp_path: Path) -> None:
     (root / "Procfile").write_text("web: true\n")
     with pytest.raises(platform.ListError, match="Procfile"):
         platform.generate(root)
+
+
+def test_add_appends_an_entry_with_free_ports_and_regenerates(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    assert platform.main(["add", "payments", "--root", str(root)]) == 0
+    added = platform.load(root)[-1]
+    assert (added.name, added.port, added.worker_port) == ("payments", 8084, 9084)
+    assert added.routes == {"/payments": 5.0}
+    assert platform.stale(root) == []
+    assert "payments:" in (root / "Procfile").read_text()
+    listed = (root / platform.LIST_FILE).read_text()
+    assert platform.main(["add", "payments", "--root", str(root)]) == 2  # already there
+    assert platform.main(["add", "refunds", "--port", "8081", "--root", str(root)]) == 2  # a clash
+    assert (root / platform.LIST_FILE).read_text() == listed
