@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 base=${BASE_IMAGE:-localhost/debian:bookworm}
-images=${IMAGES:-catalog users orders gateway edge}
+services=$("${VENV:-.venv}/bin/python" -m flotilla.platform names)  # services.toml
+images=${IMAGES:-$services gateway edge}
 tag=${IMAGE_TAG:-smoke}
 port=${SMOKE_PORT:-18082}
 # pip inside the build trusts this machine's CA bundle (there may be a TLS-inspecting proxy);
@@ -24,10 +25,8 @@ port=${SMOKE_PORT:-18082}
 ca=/etc/ssl/certs/ca-certificates.crt
 build_ca=/run/flotilla-build-ca.crt
 
-declare -A DOCKERFILE=(
-  [catalog]=services/catalog/Dockerfile [users]=services/users/Dockerfile
-  [orders]=services/orders/Dockerfile [gateway]=gateway/Dockerfile [edge]=gateway/Dockerfile
-)
+declare -A DOCKERFILE=( [gateway]=gateway/Dockerfile [edge]=gateway/Dockerfile )
+for service in $services; do DOCKERFILE[$service]=services/$service/Dockerfile; done
 declare -A TARGET=( [gateway]=gateway [edge]=edge )  # stages of gateway/Dockerfile
 
 now() { date +%s.%N; }

@@ -9,6 +9,7 @@ images need nothing but the installed kit.
     python -m flotilla.platform generate   # rewrite (make generate)
     python -m flotilla.platform check      # exit 1 and name the stale files
     python -m flotilla.platform services   # the list, one service a line
+    python -m flotilla.platform names      # the names on one line (for shell scripts)
     python -m flotilla.platform add NAME   # a new entry (next free ports, route /NAME), then generate
 """
 
@@ -239,7 +240,7 @@ def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: b
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flotilla.platform")
-    parser.add_argument("command", choices=["generate", "check", "services", "add"])
+    parser.add_argument("command", choices=["generate", "check", "services", "names", "add"])
     parser.add_argument("name", nargs="?", help="add: the new service's name")
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--port", type=int, help="add: the api port (default: the next free one)")
@@ -254,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"added {s.name}: port {s.port}, worker {s.worker_port or '-'}, routes {' '.join(s.routes)}")
+        return 0
+    if args.command == "names":
+        print(" ".join(s.name for s in load(args.root)))
         return 0
     if args.command == "services":
         for s in load(args.root):
