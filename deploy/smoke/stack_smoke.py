@@ -55,7 +55,9 @@ def ready(port: int) -> bool:
     if not port_open(port):
         return False
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
+        # The edge has no /health path (only the public API): ready once it proxies a document.
+        path = "/openapi.json" if port == EDGE_PORT else "/health/ready"
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
