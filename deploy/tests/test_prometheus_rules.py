@@ -31,7 +31,8 @@ EXPORTED = {
     "flotilla_order_saga_duration_seconds_sum",
     "flotilla_circuit_breaker_state", "flotilla_circuit_breaker_transitions_total",
     "flotilla_retry_budget_spent_total", "flotilla_retry_budget_exhausted_total",
-    "flotilla_gateway_rate_limited_total",
+    "flotilla_gateway_rate_limited_total", "flotilla_users_login_failures_total",
+    "flotilla_users_logins_throttled_total", "flotilla_users_token_revocations_total",
 }
 FUNCTIONS = {"sum", "by", "rate", "increase", "delta", "histogram_quantile", "and", "or", "on",
              "unless", "le", "without", "ignoring", "max", "min", "avg", "count"}

@@ -12,7 +12,7 @@ from flotilla import auth, proxies
 from flotilla.app import create_service_app, init_database
 from flotilla.problems import Problem, problem_response
 from flotilla.settings import load_settings
-from users import api, cli, service
+from users import api, cli, metrics, service
 from users.config import UsersSettings
 from users.model import (
     EmailTaken,
@@ -62,6 +62,8 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
     app.register_error_handler(LoginThrottled, _throttled)
     app.register_api(api.auth_bp)
     app.register_api(api.users_bp)
+    for collector in metrics.COLLECTORS:
+        app.extensions["flotilla_metrics"].registry.register(collector)
     cli.init_app(app, MIGRATIONS)
     if not for_cli:
         service.ensure_signing_key(db)

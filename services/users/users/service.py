@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flotilla.auth import Caller
 from flotilla.db import Database
+from users import metrics
 from users.events import UserDeleted, UserRegistered
 from users.model import ADMIN, EmailTaken, NotAllowed, User, UserNotFound, normalise_email
 from users.passwords import Passwords
@@ -79,6 +80,7 @@ def delete_me(db: Database, caller: Caller) -> None:
         user.erase()
         uow.refresh_tokens.revoke_all_of(user.id)
         uow.outbox.add(UserDeleted(user_id=user.id, deleted_at=user.deleted_at), user.id)
+    metrics.revoked("erasure")
     log.info("user %s erased", caller.user_id)
 
 

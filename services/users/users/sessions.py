@@ -7,7 +7,8 @@ import uuid
 from datetime import timedelta
 
 from flotilla.db import Database, utcnow
-from users.model import InvalidCredentials, InvalidRefreshToken, normalise_email
+from users import metrics
+from users.model import InvalidCredentials, InvalidRefreshToken, LoginThrottled, normalise_email
 from users.passwords import Passwords
 from users.repository import UnitOfWork
 from users.signing import TokenIssuer, TokenPair, hash_refresh_token
@@ -33,12 +34,17 @@ class Sessions:
         except ValueError:
             email = email.strip().lower()  # cannot exist; still counted and still as slow
         account, addr = account_key(email), address_key(address)
-        with UnitOfWork(self.db, write=True) as uow:
-            self.throttle.admit(uow.login_failures, [Limit(account, self.per_account),
-                                                     Limit(addr, self.per_address)], utcnow())
+        try:
+            with UnitOfWork(self.db, write=True) as uow:
+                self.throttle.admit(uow.login_failures, [Limit(account, self.per_account),
+                                                         Limit(addr, self.per_address)], utcnow())
+        except LoginThrottled:
+            metrics.throttled()
+            raise
         with UnitOfWork(self.db) as uow:
             user = uow.users.by_email(email)
         if not self.passwords.verify(user.password_hash if user else None, password) or user is None:
+            metrics.failed()
             raise InvalidCredentials()
         assert user.password_hash is not None
         new_hash = self.passwords.hash(password) if self.passwords.needs_rehash(user.password_hash) else None
@@ -69,6 +75,7 @@ class Sessions:
                 token.spend()
                 return self.issuer.issue(uow, user, token.family_id)
         # Committed: the family stays revoked although the caller gets an error.
+        metrics.revoked("reuse")
         log.warning("refresh token reused: family %s revoked", reused_family)
         raise InvalidRefreshToken()
 
@@ -76,5 +83,8 @@ class Sessions:
         """Revoke the refresh token's family, if it is the caller's; silent otherwise."""
         with UnitOfWork(self.db, write=True) as uow:
             token = uow.refresh_tokens.by_hash(hash_refresh_token(secret))
-            if token is not None and token.user_id == user_id:
+            mine = token is not None and token.user_id == user_id
+            if token is not None and mine:
                 uow.refresh_tokens.revoke_family(token.family_id)
+        if mine:
+            metrics.revoked("logout")
