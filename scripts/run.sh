@@ -25,6 +25,17 @@ if [ -z "${RABBITMQ_PORT:-}" ]; then
 fi
 export RABBITMQ_PORT AMQP_URL="amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}/%2F"
 
+# Redis (Procfile `redis`, data in var/redis) for the gateway's rate limits, shared by every
+# gunicorn worker and replica: on 6379, or on a free port when that one is taken.
+if [ -z "${REDIS_PORT:-}" ]; then
+  REDIS_PORT=6379
+  if (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+    REDIS_PORT=$("$bin/python" -c 'from flotilla.testing import free_port; print(free_port())')
+  fi
+fi
+export REDIS_PORT REDIS_URL=${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}
+mkdir -p var/redis
+
 "$bin/users" migrate
 "$bin/orders" migrate
 for service in catalog; do
