@@ -15,7 +15,8 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make run    start every component (SQLite under var/), Ctrl-C stops"
 	@echo "make test   lint (ruff, mypy) + every component's tests (SQLite and a throwaway PostgreSQL)"
-	@echo "make bench  benchmarks in bench/"
+	@echo "make bench  benchmarks in bench/ (figures to bench/results/ and docs/performance.md)"
+	@echo "make bench-quick  CPU per request of each tier against the floor (under 3 minutes)"
 	@echo "make images build every image with podman (FROM a debootstrap base) and smoke-run catalog"
 	@echo "make generate   rewrite the files made from services.toml (Procfile, routes, deploy/...)"
 	@echo "make contracts  regenerate the event JSON Schemas in shared/contracts/events/"
@@ -47,6 +48,12 @@ test: lint
 bench: install
 	scripts/system-deps.sh test
 	$(BIN)/python -m bench
+
+# Under 3 minutes: CPU per request of every tier against the floor, 3 s per path.
+.PHONY: bench-quick
+bench-quick: install
+	scripts/system-deps.sh test
+	BENCH_SECONDS=3 $(BIN)/python -m bench tiers
 
 lock:
 	scripts/lock.sh $(COMPONENTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int = 0
+    client_cpu_s: float = 0.0  # wrk's own CPU: a client-bound run shows here
 
 
 def _ms(text: str) -> float:
@@ -23,13 +26,23 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def wrk(url: str, seconds: int = 5, connections: int = 16, threads: int = 2) -> LoadResult:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk(url: str, seconds: float = 5, connections: int = 16, threads: int = 2,
+        headers: dict[str, str] | None = None) -> LoadResult:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is missing: apt-get install wrk (make bench installs it)")
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         check=True, capture_output=True, text=True).stdout
+    extra = [arg for key, value in (headers or {}).items() for arg in ("-H", f"{key}: {value}")]
+    before = _children_cpu()
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+                          *extra, url], check=True, capture_output=True, text=True).stdout
+    client_cpu = _children_cpu() - before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return LoadResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return LoadResult(rps, p50, p99, int(bad.group(1)) if bad else 0, total, client_cpu)
