@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import platform
 import pkgutil
+import platform
 import subprocess
 import sys
 import time
@@ -33,9 +33,11 @@ def machine() -> dict[str, Any]:
 
 
 def markdown(results: dict[str, Any], stamp: str) -> str:
-    lines = [BEGIN, f"Run {stamp} (`make bench` or `make bench-quick`), machine: `{json.dumps(results['machine'])}`", ""]
+    described = json.dumps(results["machine"])
+    lines = [BEGIN, f"Run {stamp} (`make bench` or `make bench-quick`), machine: `{described}`", ""]
     for name, figures in results["benchmarks"].items():
-        lines += [f"**bench.{name}**", "", "```json", json.dumps(figures, indent=1, sort_keys=True), "```", ""]
+        shown = json.dumps(figures, indent=1, sort_keys=True)
+        lines += [f"**bench.{name}**", "", "```json", shown, "```", ""]
     lines.append(END)
     return "\n".join(lines)
 
@@ -57,7 +59,8 @@ def main(argv: list[str]) -> int:
             text = PERFORMANCE.read_text()
             head, rest = text.split(BEGIN, 1)
             PERFORMANCE.write_text(head + markdown(results, stamp) + rest.split(END, 1)[1])
-        print(f"\nfigures written to {out.relative_to(HERE.parent)} and {PERFORMANCE.relative_to(HERE.parent)}")
+        root = HERE.parent
+        print(f"\nfigures written to {out.relative_to(root)} and {PERFORMANCE.relative_to(root)}")
     return 0
 
 

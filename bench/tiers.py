@@ -64,7 +64,7 @@ def main() -> dict[str, Any]:
         edge = _nginx(gateway.port)
         started.append(edge)
         tiers = {"floor": _cpu.tree(floor.pid), "catalog": _cpu.tree(catalog.pid),
-                 "gateway": _cpu.tree(gateway.pid), "nginx": _cpu.tree(edge._proc.pid)}  # noqa: SLF001
+                 "gateway": _cpu.tree(gateway.pid), "nginx": _cpu.tree(edge._proc.pid)}
         with urllib.request.urlopen(catalog.base_url + "/products?limit=1") as resp:  # noqa: S310
             pid = json.load(resp)["items"][0]["id"]
         bearer = {"Authorization": f"Bearer {minter.mint()}"}
@@ -85,14 +85,16 @@ def main() -> dict[str, Any]:
     ratios = {"catalog item / floor": item_ms / floor_ms,
               "catalog list / floor": runs["catalog list"]["cpu_ms_per_req"]["catalog"] / floor_ms,
               "gateway / floor": gateway_ms / floor_ms, "gateway / catalog item": gateway_ms / item_ms,
-              "edge+gateway / direct throughput": runs["edge+gateway item"]["req_s"] / runs["catalog item"]["req_s"]}
+              "edge+gateway / direct throughput":
+                  runs["edge+gateway item"]["req_s"] / runs["catalog item"]["req_s"]}
     print(f"wrk -t2 -c16, {SECONDS}s per path; CPU ms per request by tier (utime+stime from /proc)")
     print(f"{'path':<26} {'req/s':>6} {'p50':>6} {'p99':>6} {'floor':>6} {'catalog':>7} {'gateway':>7} "
           f"{'nginx':>6} {'wrk':>6}")
     for label, run in runs.items():
         cpu = run["cpu_ms_per_req"]
-        print(f"{label:<26} {run['req_s']:>6} {run['p50_ms']:>6.2f} {run['p99_ms']:>6.2f} {cpu['floor']:>6.3f} "
-              f"{cpu['catalog']:>7.3f} {cpu['gateway']:>7.3f} {cpu['nginx']:>6.3f} {run['wrk_cpu_ms_per_req']:>6.3f}")
+        print(f"{label:<26} {run['req_s']:>6} {run['p50_ms']:>6.2f} {run['p99_ms']:>6.2f} "
+              f"{cpu['floor']:>6.3f} {cpu['catalog']:>7.3f} {cpu['gateway']:>7.3f} {cpu['nginx']:>6.3f} "
+              f"{run['wrk_cpu_ms_per_req']:>6.3f}")
     for name, value in ratios.items():
         goal = GOALS.get(name)
         verdict = "" if goal is None else (f"goal <= {goal}: " + ("met" if value <= goal else "MISSED"))
