@@ -276,6 +276,7 @@ def expected_paths() -> set[tuple[str, str, int]]:
 
 #: Outside the namespace, by port: each service's database and RabbitMQ, the gateway's Redis.
 EXPECTED_EGRESS = {**{f"{svc}-{role}": {5432, 5672} for svc in SERVICE_PORTS for role in ("api", "worker")},
+                   **{f"{svc}-migrate": {5432} for svc in SERVICE_PORTS},
                    "gateway": {6379}, "edge": set()}
 
 
@@ -321,6 +322,25 @@ def check_network_policies(objects: list[Obj]) -> list[str]:
     return problems
 
 
+def check_migrations(objects: list[Obj]) -> list[str]:
+    """Each service migrates once per release, in its Job; no api or worker replica migrates."""
+    problems = []
+    jobs = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Job"}
+    for w in flotilla_workloads(objects):
+        if w["kind"] != "Deployment" or _labels(w).get(COMPONENT) not in ("api", "worker"):
+            continue
+        env = {e["name"]: e.get("value") for e in pod_of(w)["containers"][0].get("env", [])}
+        if env.get("MIGRATE_ON_START") != "0":
+            problems.append(f"{ref(w)}: every replica migrates at start (MIGRATE_ON_START is not 0)")
+        svc = _labels(w)[NAME]
+        job = jobs.get(f"{svc}-migrate")
+        if job is None:
+            problems.append(f"{ref(w)}: no Job/{svc}-migrate runs its migrations")
+        elif pod_of(job)["containers"][0].get("args") != ["migrate"]:
+            problems.append(f"{ref(job)}: does not run `migrate`")
+    return problems
+
+
 CHECKS = {"schema": check_schema, "namespace": check_namespace, "restricted": check_restricted_pods,
           "service-accounts": check_service_accounts, "availability": check_availability,
-          "network": check_network_policies, "keda": check_keda}
+          "network": check_network_policies, "keda": check_keda, "migrations": check_migrations}

@@ -51,7 +51,7 @@ IDS = [f"{o}{'+' + '+'.join(c) if c else ''}" for o, c in VARIANTS]
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
 @pytest.mark.parametrize("check", ["schema", "restricted", "service-accounts", "availability",
-                                   "network"])
+                                   "network", "migrations"])
 def test_policy_holds(renders: dict[tuple[str, tuple[str, ...]], list[Obj]],
                       variant: tuple[str, tuple[str, ...]], check: str) -> None:
     problems = policies.CHECKS[check](renders[variant])
