@@ -36,6 +36,16 @@ fi
 export REDIS_PORT REDIS_URL=${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}
 mkdir -p var/redis
 
+# Prometheus (Procfile `prometheus`, scripts/prometheus.sh, data in var/prometheus) on 9090,
+# or on a free port when that one is taken.
+if [ -z "${PROMETHEUS_PORT:-}" ]; then
+  PROMETHEUS_PORT=9090
+  if (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null; then
+    PROMETHEUS_PORT=$("$bin/python" -c 'from flotilla.testing import free_port; print(free_port())')
+  fi
+fi
+export PROMETHEUS_PORT
+
 "$bin/users" migrate
 "$bin/orders" migrate
 for service in catalog; do
@@ -62,6 +72,8 @@ Through the edge (nginx -> gateway):
   curl --cacert var/nginx/tls/dev.crt https://localhost:${EDGE_HTTPS_PORT}/api/v1/products
   curl http://127.0.0.1:${GATEWAY_PORT}/health        # every upstream, every instance
   open http://127.0.0.1:${EDGE_HTTP_PORT}/docs         # Swagger UI of the merged API
+Metrics and alerts (Prometheus, scraping every api, worker and the gateway):
+  open http://127.0.0.1:${PROMETHEUS_PORT}/targets     # also /alerts, /graph
 Press Ctrl-C to stop.
 
 MSG
