@@ -92,3 +92,11 @@ def test_rules_read_only_exported_metrics_and_recorded_series() -> None:
         names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr)) - FUNCTIONS
         unknown = names - EXPORTED - recorded
         assert not unknown, f"{rule.get('record') or rule.get('alert')} reads {unknown}"
+
+
+def test_compose_prometheus_loads_the_rules() -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/rules.yml"]
+    assert "./deploy/prometheus/rules.yml:/etc/prometheus/rules.yml:ro" in (
+        compose["services"]["prometheus"]["volumes"])
