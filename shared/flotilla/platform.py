@@ -131,6 +131,19 @@ BLOCKS: dict[str, tuple[str, Callable[[list[Service]], str]]] = {
     "deploy/prometheus/prometheus.yml": ("  #", _prometheus),
     "deploy/postgres/init-databases.sh": ("#", lambda ss: "databases=\"" + _words(ss, "database") + "\""),
     "deploy/k8s/base/kustomization.yaml": ("  #", lambda ss: "\n".join(f"  - {s.name}" for s in ss)),
+    "deploy/k8s/overlays/dev/kustomization.yaml#images": ("  #", lambda ss: "\n".join(
+        f"  - {{name: flotilla/{s.name}, newName: localhost/flotilla/{s.name}, newTag: dev}}" for s in ss)),
+    "deploy/k8s/overlays/dev/kustomization.yaml#replicas": ("  #", lambda ss: "\n".join(
+        f"  - {{name: {s.name}-api, count: 1}}" for s in ss)),
+    "deploy/k8s/overlays/dev/kustomization.yaml#secrets": ("  #", lambda ss: "\n".join(
+        f"  - name: {s.name}-database\n"
+        f"    literals: [url=postgresql://{s.database}:flotilla@postgres:5432/{s.database}]" for s in ss)),
+    "deploy/k8s/overlays/prod/kustomization.yaml#images": ("  #", lambda ss: "\n".join(
+        f"  - {{name: flotilla/{s.name}, newName: registry.example.com/flotilla/{s.name}, newTag: 0.1.0}}"
+        for s in ss)),
+    "deploy/k8s/overlays/prod/kustomization.yaml#replicas": ("  #", lambda ss: "\n".join(
+        [f"  - {{name: {s.name}-api, count: 3}}" for s in ss]
+        + [f"  - {{name: {s.name}-worker, count: 2}}" for s in ss if s.worker])),
     "pyproject.toml": ("#", lambda ss: "known-first-party = [\"flotilla\", \"gateway\", "
                        + ", ".join(f'"{s.name}"' for s in ss) + "]"),
 }
@@ -164,11 +177,12 @@ resources:
 PER_SERVICE: tuple[Callable[[list[Service]], dict[str, str]], ...] = (_k8s("api"), _k8s("worker"))
 
 
-def _replace_block(text: str, leader: str, body: str, path: str) -> str:
-    pattern = re.compile(rf"(^[ \t]*#[^\n]*{re.escape(BEGIN)}[^\n]*\n)(.*?)(^[ \t]*#[^\n]*{re.escape(END)})",
+def _replace_block(text: str, tag: str, body: str, path: str) -> str:
+    begin = BEGIN + (f"/{tag}" if tag else "")
+    pattern = re.compile(rf"(^[ \t]*#[^\n]*{re.escape(begin)}[ \n][^\n]*\n?)(.*?)(^[ \t]*#[^\n]*{re.escape(END)})",
                          re.S | re.M)
     if not pattern.search(text):
-        raise ListError(f"{path}: no '# {BEGIN}' ... '# {END}' block")
+        raise ListError(f"{path}: no '# {begin}' ... '# {END}' block")
     return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(3), text, count=1)
 
 
@@ -183,8 +197,9 @@ def rendered(root: Path = ROOT) -> dict[str, str]:
         if not (root / kustomization).exists():
             out[kustomization] = _K8S_KUSTOMIZATION.format(
                 name=s.name, worker="  - worker.yaml\n" if s.worker else "")
-    for path, (leader, make) in BLOCKS.items():
-        out[path] = _replace_block((root / path).read_text(), leader, make(services), path)
+    for key, (_, make) in BLOCKS.items():
+        path, _, tag = key.partition("#")
+        out[path] = _replace_block(out.get(path) or (root / path).read_text(), tag, make(services), path)
     return out
 
 

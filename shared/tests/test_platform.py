@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flotilla import platform, services_list
 from flotilla.discovery.base import DEFAULT_PORTS
@@ -24,9 +28,12 @@ def test_the_runtime_list_matches_the_file() -> None:
     assert [i.url for i in found] == [f"http://127.0.0.1:{services_list.PORTS['orders']}"]
 
 
+BLOCK_FILES = sorted({key.partition("#")[0] for key in platform.BLOCKS})
+
+
 def _copy(tmp_path: Path) -> Path:
     kustomizations = [f"deploy/k8s/base/{name}/kustomization.yaml" for name in services_list.PORTS]
-    for path in [platform.LIST_FILE, *platform.BLOCKS, *platform.rendered(), *kustomizations]:
+    for path in [platform.LIST_FILE, *BLOCK_FILES, *platform.rendered(), *kustomizations]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(platform.ROOT / path, tmp_path / path)
     return tmp_path
@@ -34,12 +41,12 @@ def _copy(tmp_path: Path) -> Path:
 
 def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    before = {p: (root / p).read_text() for p in platform.BLOCKS}
+    before = {p: (root / p).read_text() for p in BLOCK_FILES}
     with (root / platform.LIST_FILE).open("a") as f:
         f.write('\n[services.payments]\nport = 8084\nworker_port = 9084\nroutes = { "/payments" = 4.0 }\n')
     (root / "shared/flotilla").mkdir(parents=True, exist_ok=True)
     changed = platform.generate(root)
-    assert set(changed) == set(platform.BLOCKS) | set(platform.WHOLE) | {
+    assert set(changed) == set(BLOCK_FILES) | set(platform.WHOLE) | {
         f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")}
     assert platform.stale(root) == []
     assert "payments-worker: env WORKER_PORT=${PAYMENTS_WORKER_PORT:-9084} payments-worker" in (
@@ -92,3 +99,49 @@ def test_add_appends_an_entry_with_free_ports_and_regenerates(tmp_path: Path) ->
     assert platform.main(["add", "payments", "--root", str(root)]) == 2  # already there
     assert platform.main(["add", "refunds", "--port", "8081", "--root", str(root)]) == 2  # a clash
     assert (root / platform.LIST_FILE).read_text() == listed
+
+
+def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gateway(tmp_path: Path) -> None:
+    """Done when: `make new-service NAME=payments` in a clean copy touches only the list and the
+    generated files; every overlay renders payments, the gateway routes /payments to it."""
+    if not shutil.which("kubectl") or not shutil.which("git"):
+        pytest.skip("kubectl and git are needed")
+    copy = tmp_path / "repo"
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=platform.ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        source = platform.ROOT / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(copy)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "copy"], check=True)
+
+    assert platform.main(["add", "payments", "--root", str(copy)]) == 0
+
+    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    changed = {line[3:] for line in status}
+    allowed = {platform.LIST_FILE, *BLOCK_FILES, *platform.WHOLE}
+    base = {f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")}
+    assert changed - allowed <= base
+    assert platform.LIST_FILE in changed and "deploy/k8s/base/payments/api.yaml" in changed
+    for overlay in ("dev", "prod"):
+        rendered = subprocess.run(["kubectl", "kustomize", str(copy / "deploy/k8s/overlays" / overlay)],
+                                  capture_output=True, text=True, check=True).stdout
+        objects = [o for o in yaml.safe_load_all(rendered) if o]
+        names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+        assert {("Deployment", "payments-api"), ("Deployment", "payments-worker"), ("Service", "payments"),
+                ("HorizontalPodAutoscaler", "payments-api")} <= names, overlay
+        if overlay == "dev":
+            assert ("Secret", "payments-database") in {(k, n.rsplit("-", 1)[0]) for k, n in names}
+
+    # The gateway's route table, built from the copy's generated list.
+    probe = ("from gateway.routes import match; from gateway.config import GatewaySettings; "
+             "r = match('/payments/7'); print(r.service, GatewaySettings().route_timeouts[r.timeout_key])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": f"{copy / 'shared'}{os.pathsep}{copy / 'gateway'}"})
+    assert out.stdout.split() == ["payments", "5.0"]
