@@ -16,13 +16,16 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pika.exceptions
 from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from flotilla.db import Database, utcnow
+from flotilla.events import topology
 from flotilla.events.metrics import WorkerMetrics
 from flotilla.events.publisher import ConfirmingPublisher, Outgoing, PublishError
+from flotilla.events.registry import EventRegistry, installed_registries
 from flotilla.events.settings import EventSettings
 
 log = logging.getLogger(__name__)
@@ -33,12 +36,16 @@ BeforePublish = Callable[[Sequence[Row[Any]]], None]
 class Relay:
     def __init__(self, db: Database, table: Table, settings: EventSettings, metrics: WorkerMetrics,
                  *, before_publish: BeforePublish | None = None,
-                 start_after: threading.Event | None = None) -> None:
+                 start_after: threading.Event | None = None,
+                 consumers: Sequence[EventRegistry] | None = None) -> None:
         self.db, self.table, self.settings, self.metrics = db, table, settings, metrics
         self.before_publish = before_publish
         #: Set once this worker's own queues exist, so its first events are not dropped unrouted.
         self.start_after = start_after
         self.publisher = ConfirmingPublisher(settings.amqp_url, heartbeat=settings.heartbeat_s)
+        #: Whose queues to declare before publishing (default: every installed service's).
+        self.consumers = consumers
+        self.topology_declared = False
 
     @property
     def connected(self) -> bool:
@@ -52,18 +59,28 @@ class Relay:
                 return
         while not stop.is_set():
             try:
+                if not self.topology_declared:
+                    self.declare_topology()
                 if not self.publisher.is_ready:
                     self.publisher.connect()
                     log.info("relay connected")
                     backoff = 0.2
                 if self.relay_once() == 0:
                     self.publisher.idle(self.settings.relay_idle_s)
-            except (PublishError, SQLAlchemyError, OSError) as exc:
-                log.warning("relay: %s; retrying in %.1fs", exc, backoff)
+            except (PublishError, SQLAlchemyError, OSError, pika.exceptions.AMQPError) as exc:
+                log.warning("relay: %r; retrying in %.1fs", exc, backoff)
                 self.publisher.close()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.reconnect_max_s)
         self.publisher.close()
+
+    def declare_topology(self) -> None:
+        """Declare every consumer's queue and bindings (from the event registries) once, before
+        the first publish: an event is never dropped for want of a queue on a fresh broker."""
+        consumers = self.consumers if self.consumers is not None else installed_registries()
+        declared = topology.declare_platform(self.settings.amqp_url, consumers)
+        self.topology_declared = True
+        log.info("relay: queues declared for %s", ", ".join(declared) or "no consumer")
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows were marked sent."""

@@ -16,9 +16,13 @@ arguments fails), which is why the TTL is part of a delay queue's name.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pika
 from pika.adapters.blocking_connection import BlockingChannel
+
+if TYPE_CHECKING:
+    from flotilla.events.registry import EventRegistry
 
 EXCHANGE = "flotilla.events"
 #: Redeliveries (consumer crashes, not handler errors) before the broker parks a message.
@@ -68,3 +72,30 @@ def declare_service(channel: BlockingChannel, service: str, routing_keys: Iterab
         })
     for key in routing_keys:
         channel.queue_bind(main_queue(service), EXCHANGE, routing_key=key)
+
+
+def declare_consumers(channel: BlockingChannel, registries: Iterable[EventRegistry]) -> list[str]:
+    """Every consuming service's main and parking queue, bound to the types it handles.
+
+    A relay runs this before it publishes, so an event is queued for a consumer whose worker
+    has not started yet instead of being dropped unrouted. Delay queues are left to each
+    consumer (their TTLs are its settings); the main queue's arguments are fixed, so this
+    and the consumer's own declaration agree.
+    """
+    declared = []
+    for registry in registries:
+        if registry.consumed:
+            declare_service(channel, registry.service, registry.routing_keys, ())
+            declared.append(registry.service)
+    return declared
+
+
+def declare_platform(url: str, registries: Iterable[EventRegistry], timeout: float = 10.0) -> list[str]:
+    """:func:`declare_consumers` on a connection of its own (closed afterwards)."""
+    params = pika.URLParameters(url)
+    params.socket_timeout = params.blocked_connection_timeout = timeout
+    conn = pika.BlockingConnection(params)
+    try:
+        return declare_consumers(conn.channel(), registries)
+    finally:
+        conn.close()
