@@ -173,14 +173,24 @@ resources:
 {worker}"""
 
 
+def _dockerfiles(services: list[Service]) -> dict[str, str]:
+    # its first three lines speak of the template itself
+    template = "".join((ROOT / "deploy/docker/service.Dockerfile").read_text().splitlines(True)[3:])
+    head = "# Generated from deploy/docker/service.Dockerfile by `make generate`: do not edit.\n"
+    return {f"services/{s.name}/Dockerfile": head + template.replace("@NAME@", s.name.upper())
+            .replace("@name@", s.name).replace("@port@", str(s.port)) for s in services}
+
+
 #: Files generated per service: function of the list -> {path: content}.
-PER_SERVICE: tuple[Callable[[list[Service]], dict[str, str]], ...] = (_k8s("api"), _k8s("worker"))
+PER_SERVICE: tuple[Callable[[list[Service]], dict[str, str]], ...] = (
+    _k8s("api"), _k8s("worker"), _dockerfiles)
 
 
 def _replace_block(text: str, tag: str, body: str, path: str) -> str:
     begin = BEGIN + (f"/{tag}" if tag else "")
-    pattern = re.compile(rf"(^[ \t]*#[^\n]*{re.escape(begin)}[ \n][^\n]*\n?)(.*?)(^[ \t]*#[^\n]*{re.escape(END)})",
-                         re.S | re.M)
+    pattern = re.compile(
+        rf"(^[ \t]*#[^\n]*{re.escape(begin)}[ \n][^\n]*\n?)(.*?)(^[ \t]*#[^\n]*{re.escape(END)})",
+        re.S | re.M)
     if not pattern.search(text):
         raise ListError(f"{path}: no '# {begin}' ... '# {END}' block")
     return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(3), text, count=1)
