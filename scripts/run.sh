@@ -23,7 +23,11 @@ if [ -z "${RABBITMQ_PORT:-}" ]; then
     RABBITMQ_PORT=$("$bin/python" -c 'from flotilla.testing import free_port; print(free_port())')
   fi
 fi
-export RABBITMQ_PORT AMQP_URL="amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}/%2F"
+export RABBITMQ_PORT
+# A given AMQP_URL is kept (the workers use it); otherwise it points at the node started here.
+export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}/%2F}
+# Commands run from another shell (catalog-worker dlq ..., flotilla-* CLIs) read the broker here.
+printf 'RABBITMQ_PORT=%s\nAMQP_URL=%s\n' "$RABBITMQ_PORT" "$AMQP_URL" > var/run.env
 
 # Redis (Procfile `redis`, data in var/redis) for the gateway's rate limits, shared by every
 # gunicorn worker and replica: on 6379, or on a free port when that one is taken.

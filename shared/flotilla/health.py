@@ -38,7 +38,7 @@ def evaluate(checks: Mapping[str, ReadinessCheck]) -> tuple[int, dict[str, Any]]
             check()
             results[name] = "ok"
         except Exception as exc:  # a failing dependency is an answer, not an error
-            log.warning("readiness check %s failed: %s", name, exc)
+            log.warning("readiness check %s failed: %r", name, exc)
             results[name] = f"failing: {type(exc).__name__}"
     healthy = all(v == "ok" for v in results.values())
     return (200 if healthy else 503), {"status": "ok" if healthy else "unavailable", "checks": results}

@@ -1,33 +1,42 @@
 """Logging set-up: JSON lines for machines, a readable format for humans.
 
-Every record carries ``request_id`` (``-`` outside a request) through a filter
-on the handler, so library loggers get it too.
+Every record carries ``request_id`` and ``trace_id`` (``-`` when there is none) through a
+filter on the handler, so library loggers get them too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
 from flotilla.context import current_request_id
+from flotilla.tracing import current_trace_id
 
-CONSOLE_FORMAT = "%(asctime)s %(levelname)-5s %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+CONSOLE_FORMAT = "%(asctime)s %(levelname)-5s %(name)s [%(request_id)s %(trace_id)s] %(message)s"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s"
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps the current request id on each record."""
+    """Stamps the current request id and trace id on each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
             record.request_id = current_request_id() or "-"
+        if not getattr(record, "trace_id", None):
+            record.trace_id = current_trace_id() or "-"
         return True
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", service: str | None = None) -> None:
-    """Replace the root handlers with one stderr handler in the chosen format."""
+    """Replace the root handlers with one stderr handler in the chosen format.
+
+    Without ``LOG_FORMAT`` in the environment a terminal gets the readable format and
+    anything else (a pipe, a file, a container's log) JSON lines."""
+    if "LOG_FORMAT" not in os.environ and sys.stderr.isatty():
+        fmt = "console"
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     if fmt == "console":

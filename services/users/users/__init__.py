@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import click
 from flask import Response
 from flask_openapi3 import OpenAPI
 
@@ -65,7 +66,8 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
     for collector in metrics.COLLECTORS:
         app.extensions["flotilla_metrics"].registry.register(collector)
     cli.init_app(app, MIGRATIONS)
-    if not for_cli:
+    # Under `flask --app users ...` (a click context) tables may not exist yet: `migrate` must run.
+    if not for_cli and click.get_current_context(silent=True) is None:
         service.ensure_signing_key(db)
         admin = settings.admin_credentials()
         if admin:

@@ -56,7 +56,7 @@ class Consumer:
                 self._consume(stop)
                 backoff = 0.2
             except (AMQPError, OSError) as exc:
-                log.warning("consumer: %s; reconnecting in %.1fs", exc or type(exc).__name__, backoff)
+                log.warning("consumer: %r; reconnecting in %.1fs", exc, backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.reconnect_max_s)
             finally:

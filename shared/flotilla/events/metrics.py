@@ -25,7 +25,7 @@ class BacklogCollector(Collector):
         try:
             backlog = self.measure()
         except Exception as exc:  # a scrape must not fail because the database does
-            log.warning("outbox backlog unavailable: %s", exc)
+            log.warning("outbox backlog unavailable: %r", exc)
             return
         size = GaugeMetricFamily("flotilla_outbox_backlog", "Outbox rows not yet published",
                                  labels=["service"])

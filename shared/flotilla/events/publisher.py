@@ -82,7 +82,7 @@ class ConfirmingPublisher:
                 self._pending[self._next_tag] = index
                 self._next_tag += 1
         except Exception as exc:  # the channel or connection went away mid-batch
-            log.warning("publish interrupted: %s", exc)
+            log.warning("publish interrupted: %r", exc)
             self._state = "broken"
         self._run(lambda: not self._pending or not self.is_ready, timeout)
         if self._pending:  # unconfirmed: the channel's state is unknown, start afresh

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -10,10 +12,28 @@ from pydantic_settings import NoDecode
 from flotilla.settings import KitSettings
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+#: ``make run`` writes the broker it started here (its port may be a free one, not 5672).
+RUN_ENV = Path("var/run.env")
+
+
+def default_amqp_url() -> str:
+    """``AMQP_URL`` when unset: ``RABBITMQ_PORT``, else ``make run``'s var/run.env, else 5672."""
+    port = os.environ.get("RABBITMQ_PORT")
+    if not port:
+        try:
+            lines = RUN_ENV.read_text().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            name, _, value = line.partition("=")
+            if name.strip() == "AMQP_URL" and value.strip():
+                return value.strip()
+        return DEFAULT_AMQP_URL
+    return f"amqp://guest:guest@127.0.0.1:{port}/%2F"
 
 
 class EventSettings(KitSettings):
-    amqp_url: str = Field(DEFAULT_AMQP_URL, validation_alias="AMQP_URL")
+    amqp_url: str = Field(default_factory=default_amqp_url, validation_alias="AMQP_URL")
     #: Deliveries of one message (first try included) before it is parked in ``<svc>.dlq``.
     max_attempts: int = Field(5, ge=1, le=50, validation_alias="EVENTS_MAX_ATTEMPTS")
     #: Back-off before attempt 2, 3, ... in milliseconds; the last one repeats.
