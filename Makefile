@@ -13,14 +13,20 @@ STAMP  := $(VENV)/.installed
 .PHONY: help run test lint unit bench deps install lock clean
 
 help:
-	@echo "make run    start every component (SQLite under var/), Ctrl-C stops"
-	@echo "make test   lint (ruff, mypy) + every component's tests (SQLite and a throwaway PostgreSQL)"
-	@echo "make bench  benchmarks in bench/ (figures to bench/results/ and docs/performance.md)"
+	@echo "make run          install, migrate, seed and start every component (SQLite under var/); Ctrl-C stops"
+	@echo "make test         make lint, then every component's tests (SQLite and a throwaway PostgreSQL)"
+	@echo "make unit         every component's tests without the lint step"
+	@echo "make lint         ruff + mypy"
+	@echo "make install      the virtualenv in .venv with pinned versions (run and test do it first)"
+	@echo "make deps         the Debian packages the tests need (apt-get when root, else the line to run)"
+	@echo "make bench        benchmarks in bench/ (figures to bench/results/ and docs/performance.md)"
 	@echo "make bench-quick  CPU per request of each tier against the floor (under 3 minutes)"
-	@echo "make images build every image with podman (FROM a debootstrap base) and smoke-run catalog"
-	@echo "make generate   rewrite the files made from services.toml (Procfile, routes, deploy/...)"
-	@echo "make contracts  regenerate the event JSON Schemas in shared/contracts/events/"
-	@echo "make lock   re-pin requirements/constraints.txt from a fresh resolve"
+	@echo "make images       podman: build every image (FROM a debootstrap base), run them and docker-compose.yml"
+	@echo "make generate     rewrite the files made from services.toml (Procfile, routes, deploy/...)"
+	@echo "make new-service NAME=payments   a new entry in services.toml, then make generate"
+	@echo "make contracts    regenerate the event JSON Schemas in shared/contracts/events/"
+	@echo "make lock         re-pin requirements/constraints.txt from a fresh resolve"
+	@echo "make clean        delete .venv, var/ and the tool caches"
 
 install: $(STAMP)
 
@@ -42,6 +48,10 @@ lint: install
 	cd gateway && ../$(BIN)/mypy --config-file ../pyproject.toml gateway
 
 test: lint
+	scripts/system-deps.sh test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
 	scripts/system-deps.sh test
 	$(BIN)/pytest $(PYTEST_ARGS)
 

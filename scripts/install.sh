@@ -12,10 +12,19 @@ if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepi
   echo "python venv support is missing: apt-get install python3-venv" >&2
   exit 1
 fi
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> creating the virtualenv $venv"
+  "$python" -m venv "$venv"
+fi
+echo "==> upgrading pip"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 args=()
-for component in "$@"; do args+=(-e "$component"); done
-"$venv/bin/python" -m pip install --quiet -c requirements/constraints.txt \
+for component in "$@"; do
+  echo "==> component $component (editable)"
+  args+=(-e "$component")
+done
+# One resolve for all of them; pip prints each download with its progress (first run: 1-2 min).
+echo "==> installing pinned dependencies (requirements/constraints.txt) and the components"
+"$venv/bin/python" -m pip install --progress-bar on -c requirements/constraints.txt \
   -r requirements/dev.txt "${args[@]}"
 echo "installed: $* into $venv"
