@@ -16,6 +16,7 @@ images need nothing but the installed kit.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import string
 import sys
@@ -43,6 +44,7 @@ class Service:
     worker_port: int | None = None
     routes: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    compose_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def worker(self) -> bool:
@@ -62,7 +64,8 @@ def load(root: Path = ROOT) -> list[Service]:
                 name=name, port=int(spec["port"]), database=str(spec.get("database", name)),
                 worker_port=int(worker_port) if worker_port is not None else None,
                 routes={str(p): float(t) for p, t in spec.get("routes", {}).items()},
-                env={str(k): str(v) for k, v in spec.get("env", {}).items()}))
+                env={str(k): str(v) for k, v in spec.get("env", {}).items()},
+                compose_env={str(k): str(v) for k, v in spec.get("compose_env", {}).items()}))
         except (KeyError, TypeError, ValueError) as exc:
             raise ListError(f"{name}: {exc!r}") from exc
     ports = [s.port for s in services] + [s.worker_port for s in services if s.worker_port]
@@ -120,6 +123,27 @@ def _prometheus(services: list[Service]) -> str:
     return "\n".join(lines)
 
 
+def _compose(services: list[Service]) -> str:
+    out: list[str] = []
+    for s in services:
+        url = (f"postgresql://{s.database}:${{FLOTILLA_DB_PASSWORD:-flotilla}}"
+               f"@postgres:5432/{s.database}")
+        out.append(f"  # --- {s.name} " + "-" * max(3, 80 - len(s.name)))
+        for role in ("api", "worker") if s.worker else ("api",):
+            out += [f"  {s.name}-{role}:", "    <<: *python-service",
+                    f"    build: {{context: ., dockerfile: services/{s.name}/Dockerfile}}",
+                    f"    image: flotilla/{s.name}:dev", f'    command: ["{role}"]',
+                    "    environment:", "      <<: *common-env",
+                    f"      {s.name.upper()}_DATABASE_URL: {url}"]
+            if role == "api":
+                out += [f"      {k}: {json.dumps(v)}" for k, v in s.compose_env.items()]
+                out += ["    depends_on: *infra", ""]
+            else:
+                out += ["    depends_on:", "      <<: *infra",
+                        f"      {s.name}-api: {{condition: service_healthy}}  # its migrations have run", ""]
+    return "\n".join(out)
+
+
 def _words(services: list[Service], attr: str = "name", indent: str = "", pattern: str = "{}") -> str:
     return indent + " ".join(pattern.format(getattr(s, attr)) for s in services)
 
@@ -127,6 +151,9 @@ def _words(services: list[Service], attr: str = "name", indent: str = "", patter
 #: file -> (comment leader, how the block is made); the blocks sit between marker comments.
 BLOCKS: dict[str, tuple[str, Callable[[list[Service]], str]]] = {
     "Procfile": ("#", _procfile),
+    "docker-compose.yml": ("  #", _compose),
+    "docker-compose.yml#gateway": ("      #", lambda ss: "\n".join(
+        f"      {s.name}-api: {{condition: service_healthy}}" for s in ss)),
     "Makefile": ("#", lambda ss: "SERVICES := " + _words(ss)),
     "deploy/prometheus/prometheus.yml": ("  #", _prometheus),
     "deploy/postgres/init-databases.sh": ("#", lambda ss: "databases=\"" + _words(ss, "database") + "\""),

@@ -142,6 +142,11 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
         if overlay == "dev":
             assert ("Secret", "payments-database") in {(k, n.rsplit("-", 1)[0]) for k, n in names}
 
+    compose = yaml.safe_load((copy / "docker-compose.yml").read_text())["services"]
+    assert compose["payments-api"]["environment"]["PAYMENTS_DATABASE_URL"].endswith("@postgres:5432/payments")
+    assert compose["payments-worker"]["command"] == ["worker"]
+    assert "payments-api" in compose["gateway"]["depends_on"]
+
     # The gateway's route table, built from the copy's generated list.
     probe = ("from gateway.routes import match; from gateway.config import GatewaySettings; "
              "r = match('/payments/7'); print(r.service, GatewaySettings().route_timeouts[r.timeout_key])")
