@@ -60,25 +60,7 @@ done
 # nginx's config under var/nginx, and a development TLS certificate (openssl) on first run.
 "$bin/python" -m gateway.nginx render var/nginx >/dev/null
 
-cat <<MSG
-
-Flotilla is starting. Try:
-  curl -s -X POST http://127.0.0.1:${USERS_PORT}/auth/login -H 'Content-Type: application/json' \\
-       -d '{"email": "${FLOTILLA_ADMIN_EMAIL}", "password": "${FLOTILLA_ADMIN_PASSWORD}"}'
-Admin (development): ${FLOTILLA_ADMIN_EMAIL} / ${FLOTILLA_ADMIN_PASSWORD}
-  curl http://127.0.0.1:${CATALOG_PORT}/products
-  curl http://127.0.0.1:${CATALOG_PORT}/health/ready
-  curl http://127.0.0.1:${CATALOG_PORT}/metrics
-  curl http://127.0.0.1:${CATALOG_PORT}/openapi.json
-Orders (README "Place an order"): POST http://127.0.0.1:${ORDERS_PORT}/orders with a token
-Through the edge (nginx -> gateway):
-  curl http://127.0.0.1:${EDGE_HTTP_PORT}/api/v1/products
-  curl --cacert var/nginx/tls/dev.crt https://localhost:${EDGE_HTTPS_PORT}/api/v1/products
-  curl http://127.0.0.1:${GATEWAY_PORT}/health        # every upstream, every instance
-  open http://127.0.0.1:${EDGE_HTTP_PORT}/docs         # Swagger UI of the merged API
-Metrics and alerts (Prometheus, scraping every api, worker and the gateway):
-  open http://127.0.0.1:${PROMETHEUS_PORT}/targets     # also /alerts, /graph
-Press Ctrl-C to stop.
-
-MSG
+echo "==> starting every process (Procfile) under honcho; a table follows when all are ready"
+# Polls every process's readiness, then prints one table and the commands to try (flotilla/runner.py).
+"$bin/python" -m flotilla.runner &
 exec "$bin/honcho" start -f Procfile
