@@ -86,6 +86,12 @@ new-service: install
 contracts: install
 	$(BIN)/python -m flotilla.events.contracts
 
+# Rewrite the compatibility baselines (deploy/compat/baseline/) from the code: at a release,
+# or with a version bump for a deliberate breaking change (deploy/tests/compat.py).
+.PHONY: baseline
+baseline: install
+	$(BIN)/python deploy/tests/compat.py baseline
+
 # Slow (minutes) and needs podman, so not part of `make test`; see scripts/image-smoke.sh.
 .PHONY: images
 images: install
