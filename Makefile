@@ -21,6 +21,7 @@ help:
 	@echo "make deps         the Debian packages the tests need (apt-get when root, else the line to run)"
 	@echo "make bench        benchmarks in bench/ (figures to bench/results/ and docs/performance.md)"
 	@echo "make bench-quick  CPU per request of each tier against the floor (under 3 minutes)"
+	@echo "make chaos        fault scenarios on the real platform; prints one table of figures"
 	@echo "make images       podman: build every image (FROM a debootstrap base), run them and docker-compose.yml"
 	@echo "make generate     rewrite the files made from services.toml (Procfile, routes, deploy/...)"
 	@echo "make new-service NAME=payments   a new entry in services.toml, then make generate"
@@ -97,3 +98,9 @@ baseline: install
 images: install
 	scripts/system-deps.sh test
 	scripts/image-smoke.sh
+
+# Fault scenarios (minutes): every test marked chaos, plus the fast subset make test runs too.
+.PHONY: chaos
+chaos: install
+	scripts/system-deps.sh test
+	FLOTILLA_CHAOS=1 $(BIN)/pytest services/orders/tests/chaos $(PYTEST_ARGS)
