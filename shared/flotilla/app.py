@@ -14,7 +14,7 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from flask_openapi3 import Info, OpenAPI
 
-from flotilla import health, incoming, metrics, openapi, problems
+from flotilla import health, incoming, metrics, openapi, problems, tracing
 from flotilla.db import Database
 from flotilla.logs import configure_logging
 from flotilla.settings import KitSettings
@@ -49,6 +49,7 @@ def create_service_app(
 
         health.add_readiness_check(app, "broker", broker_check(settings.amqp_url))
     metrics.init_app(app, name)
+    tracing.init_app(app, name)
 
     def openapi_document() -> ResponseReturnValue:
         return jsonify(openapi.document(app))

@@ -41,7 +41,7 @@ def test_console_format_is_readable(capsys):
     configure_logging("INFO", "console")
     logging.getLogger("demo").info("hello")
     err = capsys.readouterr().err
-    assert "INFO" in err and "demo [-] hello" in err
+    assert "INFO" in err and "demo [- -] hello" in err  # [request id, trace id]
 
 
 def test_the_filter_leaves_an_explicit_id_alone():

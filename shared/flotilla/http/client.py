@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from flotilla import tracing
 from flotilla.context import current_request_id
 from flotilla.discovery import Discovery, DiscoveryError, Instance
 from flotilla.http import metrics
@@ -60,7 +61,7 @@ def make_http_client(max_connections: int = 100, keepalive: int = 20,
     # Idle connections are dropped before gunicorn's own keep-alive (5 s) closes them under us.
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive,
                           keepalive_expiry=keepalive_expiry)
-    return httpx.Client(limits=limits, follow_redirects=False, trust_env=False)
+    return tracing.instrument_httpx(httpx.Client(limits=limits, follow_redirects=False, trust_env=False))
 
 
 def _incoming_authorization() -> str | None:
