@@ -27,6 +27,7 @@ help:
 	@echo "make new-service NAME=payments   a new entry in services.toml, then make generate"
 	@echo "make contracts    regenerate the event JSON Schemas in shared/contracts/events/"
 	@echo "make lock         re-pin requirements/constraints.txt from a fresh resolve"
+	@echo "make baseline     rewrite the compatibility baselines in deploy/compat/baseline/ (at a release)"
 	@echo "make clean        delete .venv, var/ and the tool caches"
 
 install: $(STAMP)
