@@ -69,9 +69,22 @@ def record() -> Callable[..., Row]:
 
 
 @pytest.fixture
-def chaos_platform(rabbitmq_server, minter, tmp_path: Path) -> Iterator[Platform]:
-    """The saga platform (catalog and orders APIs, both workers) on SQLite, fresh per scenario."""
-    dbs = tuple(f"sqlite:///{tmp_path / f'{name}.db'}" for name in ("catalog", "orders", "users"))
-    platform = Platform(rabbitmq_server.url, *dbs, minter, tmp_path).start_workers()
-    yield platform
-    platform.close()
+def make_chaos_platform(rabbitmq_server, minter, tmp_path: Path) -> Iterator[Callable[..., Platform]]:
+    """``make_chaos_platform(**env)``: the saga platform (catalog and orders APIs, both workers
+    started) on SQLite, fresh per scenario, with extra worker settings."""
+    made: list[Platform] = []
+
+    def make(**env: str) -> Platform:
+        dbs = tuple(f"sqlite:///{tmp_path / f'{name}.db'}" for name in ("catalog", "orders", "users"))
+        platform = Platform(rabbitmq_server.url, *dbs, minter, tmp_path, **env)
+        made.append(platform)
+        return platform.start_workers()
+
+    yield make
+    for platform in made:
+        platform.close()
+
+
+@pytest.fixture
+def chaos_platform(make_chaos_platform: Callable[..., Platform]) -> Platform:
+    return make_chaos_platform()

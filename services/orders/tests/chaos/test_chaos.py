@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -102,4 +104,37 @@ def test_orders_during_a_broker_restart(chaos_platform: Platform, rabbitmq_serve
     assert statuses == {"confirmed": 30}
     assert platform.stock(pid) == 170 and platform.double_reservations() == 0
     assert platform.audit_discrepancies() == 0
+    row.holds = "yes"
+
+
+@pytest.mark.chaos
+def test_a_worker_frozen_past_the_heartbeat_then_resumed(make_chaos_platform, record):
+    """catalog-worker SIGSTOPped for longer than its AMQP heartbeat: the broker drops its
+    connection and requeues what it held; SIGCONT: it reconnects and nothing is applied twice."""
+    platform = make_chaos_platform(EVENTS_HEARTBEAT_SECONDS="2")
+    pid = platform.product(stock=100)
+    _, headers = platform.customer()
+    worker = platform.catalog_worker.proc
+    assert worker is not None
+    accepted = [platform.place(headers, [(pid, 1)]) for _ in range(5)]
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        accepted += [platform.place(headers, [(pid, 1)]) for _ in range(10)]
+        time.sleep(8)  # past the heartbeat timeout: the broker closes the frozen connection
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    started = time.monotonic()
+    ids = [r.json()["id"] for r in accepted if r.status_code == 202]
+    statuses = platform.wait_none_pending(ids, timeout=60)
+    recovery = time.monotonic() - started
+    row = record(scenario="catalog-worker SIGSTOP 8 s (heartbeat 2 s), SIGCONT",
+                 placed=len(accepted), confirmed=statuses.get("confirmed", 0),
+                 lost=len(accepted) - sum(statuses.values()),
+                 applied_twice=platform.double_reservations(),
+                 refused_503=sum(r.status_code == 503 for r in accepted), recovery_s=round(recovery, 2))
+    assert [r.status_code for r in accepted] == [202] * 15
+    assert statuses == {"confirmed": 15}
+    assert platform.stock(pid) == 85 and platform.double_reservations() == 0
+    assert platform.audit_discrepancies() == 0
+    assert worker.poll() is None  # the same process recovered, nobody restarted it
     row.holds = "yes"
