@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from flotilla.schemas import QueryModel, StrictBody
+from flotilla.schemas import QueryModel, StrictBody, display_name, multiline_text, plain_text
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=5000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(display_name)]
+Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(multiline_text)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Cents = Annotated[int, Field(ge=0, le=10**12)]
 
@@ -52,11 +52,11 @@ class StockChange(StrictBody):
 
 
 class ProductQuery(QueryModel):
-    q: Annotated[str, StringConstraints(max_length=200)] | None = None
+    q: Annotated[str, StringConstraints(max_length=200), AfterValidator(plain_text)] | None = None
     min_price: Cents | None = None
     max_price: Cents | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=200), AfterValidator(plain_text)] | None = None
 
     @model_validator(mode="after")
     def _range(self) -> Self:

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from flotilla.schemas import QueryModel, StrictBody
+from flotilla.schemas import QueryModel, StrictBody, plain_text
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -50,7 +50,7 @@ Status = Literal["pending", "confirmed", "rejected", "cancelled"]
 class OrderQuery(QueryModel):
     status: Status | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=200), AfterValidator(plain_text)] | None = None
 
 
 class OrderPath(BaseModel):

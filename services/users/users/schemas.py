@@ -8,12 +8,15 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from flotilla.schemas import display_name, plain_text
 from users.model import normalise_email
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=254), AfterValidator(normalise_email)]
+Email = Annotated[str, StringConstraints(min_length=3, max_length=254), AfterValidator(plain_text),
+                  AfterValidator(normalise_email)]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(display_name)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(plain_text)]
 
 
 class StrictBody(BaseModel):
@@ -30,7 +33,8 @@ class RegisterBody(StrictBody):
 
 class LoginBody(StrictBody):
     # Not validated as an email: a malformed one is just a wrong login (401, not 422).
-    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    # Control characters are refused (422) all the same: PostgreSQL cannot even compare a NUL.
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254), AfterValidator(plain_text)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
