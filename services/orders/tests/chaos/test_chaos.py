@@ -10,9 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from flask import jsonify
+from flask.testing import FlaskClient
 
+from flotilla.discovery.static import StaticDiscovery
 from flotilla.testing import free_port
 from flotilla.testing.faultproxy import FaultProxy
+from flotilla.testing.upstream import FakeUpstream
 
 from ..saga.platform import Platform
 
@@ -137,4 +141,81 @@ def test_a_worker_frozen_past_the_heartbeat_then_resumed(make_chaos_platform, re
     assert platform.stock(pid) == 85 and platform.double_reservations() == 0
     assert platform.audit_discrepancies() == 0
     assert worker.poll() is None  # the same process recovered, nobody restarted it
+    row.holds = "yes"
+
+
+def _gateway(minter, catalog_urls: list[str]) -> FlaskClient:
+    from gateway import create_app
+    from gateway.config import GatewaySettings
+
+    settings = GatewaySettings(log_format="console", breaker_failures=5, breaker_reset_seconds=1.0)
+    found = {name: ["http://127.0.0.1:9"] for name in ("users", "orders")}
+    app = create_app(settings, StaticDiscovery({**found, "catalog": catalog_urls}),
+                     key_source=minter.key_source())
+    return app.test_client()
+
+
+def _products_upstream(name: str) -> FakeUpstream:
+    up = FakeUpstream(name)
+    up.app.add_url_rule("/products", "products", lambda: jsonify(items=[], served_by=name),
+                        methods=["GET"])
+    return up.start()
+
+
+def _until_ok(gw: FlaskClient, timeout: float = 10) -> float:
+    started = time.monotonic()
+    while gw.get("/api/v1/products").status_code != 200:
+        assert time.monotonic() - started < timeout, "the gateway did not recover"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_an_upstream_resetting_connections_behind_the_gateway(minter, record):
+    up = _products_upstream("catalog")
+    try:
+        with FaultProxy("127.0.0.1", up.port, name="catalog") as proxy:
+            gw = _gateway(minter, [proxy.url])
+            before = [gw.get("/api/v1/products").status_code for _ in range(20)]
+            proxy.reset()
+            during = [gw.get("/api/v1/products") for _ in range(50)]
+            proxy.clear()
+            recovery = _until_ok(gw)
+    finally:
+        up.stop()
+    statuses = [r.status_code for r in during]
+    problems = all(r.headers["Content-Type"].startswith("application/problem+json") for r in during)
+    row = record(scenario="upstream resets connections behind the gateway", placed=70,
+                 confirmed=before.count(200), lost=sum(s == 500 for s in statuses),
+                 refused_503=statuses.count(503), recovery_s=round(recovery, 2))
+    print(f"\nreset behind the gateway: statuses during {sorted(set(statuses))}, resets {proxy.stats.reset}")
+    assert before == [200] * 20
+    assert set(statuses) <= {502, 503} and problems  # clean problems, never a 500
+    assert statuses.count(503) >= 40  # the breaker opened: fast 503s, upstream left alone
+    assert recovery < 3
+    row.holds = "yes"
+
+
+@pytest.mark.chaos
+def test_the_gateways_breakers_and_budget_under_a_half_failing_fleet(minter, record):
+    good, bad = _products_upstream("good"), _products_upstream("bad")
+    try:
+        with FaultProxy("127.0.0.1", bad.port, name="bad") as proxy:
+            proxy.reset()  # one of two instances resets every connection
+            gw = _gateway(minter, [good.url, proxy.url])
+            statuses = [gw.get("/api/v1/products").status_code for _ in range(200)]
+            tried_bad = proxy.stats.accepted
+            proxy.clear()
+            recovery = _until_ok(gw)
+    finally:
+        good.stop()
+        bad.stop()
+    failed = len(statuses) - statuses.count(200)
+    row = record(scenario="half the catalog instances resetting (gateway)", placed=200,
+                 confirmed=statuses.count(200), lost=sum(s == 500 for s in statuses),
+                 refused_503=statuses.count(503), recovery_s=round(recovery, 2))
+    print(f"\nhalf-failing fleet: {statuses.count(200)}/200 ok, {failed} failed, the bad instance "
+          f"was tried {tried_bad} times, good served {good.count('GET', '/products')}")
+    assert statuses.count(500) == 0
+    assert statuses.count(200) >= 190  # retried on the good instance within the budget
+    assert tried_bad <= 20  # its breaker keeps it out of the rotation
     row.holds = "yes"
