@@ -1,15 +1,29 @@
 """The unit of work every service's own one builds on: one transaction, the
-repositories bound to it, committed on success and rolled back on any error."""
+repositories bound to it, committed on success and rolled back on any error.
+
+Use cases take a :class:`UnitOfWorkFactory` (``uow(write=True)``), never a
+``Database``: the composition root hands them the real one, unit tests a fake
+that keeps its repositories in memory (:class:`InMemoryUnitOfWork`).
+"""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import Self
+from functools import partial
+from types import SimpleNamespace, TracebackType
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy.orm import Session
 
 from flotilla.db import Database
+
+U_co = TypeVar("U_co", covariant=True)
+
+
+class UnitOfWorkFactory(Protocol[U_co]):
+    """What a use case is given: ``with uow(write=True) as tx: ...``."""
+
+    def __call__(self, *, write: bool = False) -> U_co: ...
 
 
 class UnitOfWork:
@@ -32,8 +46,17 @@ class UnitOfWork:
         uow._bind(session)
         return uow
 
+    @classmethod
+    def factory(cls, db: Database) -> UnitOfWorkFactory[Self]:
+        """The factory the composition root hands the use cases."""
+        return partial(cls, db)
+
     def _bind(self, session: Session) -> None:
         self.session = session
+
+    def flush(self) -> None:
+        """Send pending writes (to learn generated values or hit constraints early)."""
+        self.session.flush()
 
     def __enter__(self) -> Self:
         if self._db is None:
@@ -46,3 +69,36 @@ class UnitOfWork:
                  tb: TracebackType | None) -> None:
         assert self._cm is not None
         self._cm.__exit__(exc_type, exc, tb)
+
+
+class InMemoryUnitOfWork:
+    """The base of a service's fake unit of work, for unit tests of its rules.
+
+    ``session`` is a stand-in with ``info`` (where after-commit hooks queue) and a
+    no-op ``flush``; ``commits`` counts the transactions that ended without error,
+    ``rollbacks`` the ones that raised. Subclasses attach in-memory repositories in
+    ``_bind`` (called once per ``with``).
+    """
+
+    def __init__(self, *, write: bool = False) -> None:
+        self.write = write
+        self.commits = 0
+        self.rollbacks = 0
+        self.session: Any = SimpleNamespace(info={}, flush=lambda: None)
+
+    def _bind(self) -> None:
+        """Attach the fake repositories; override."""
+
+    def flush(self) -> None:
+        """Nothing to send: the fake repositories hold their rows already."""
+
+    def __enter__(self) -> Self:
+        self._bind()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.commits += 1
+        else:
+            self.rollbacks += 1

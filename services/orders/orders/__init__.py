@@ -12,10 +12,10 @@ from flotilla.app import create_service_app, init_database
 from flotilla.http import handlers as upstream_errors
 from flotilla.settings import load_settings
 from orders import api, cli, metrics
+from orders.bootstrap import bootstrap, install
 from orders.catalog_client import CatalogClient
 from orders.config import OrdersSettings
 from orders.model import IdempotencyKeyReused, InvalidTransition, MixedCurrencies, OrderNotFound
-from orders.repository import start_mappers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -36,11 +36,10 @@ def create_app(settings: OrdersSettings | None = None, *, key_source: auth.KeySo
     settings = settings or load_settings(OrdersSettings)
     app = create_service_app("orders", settings, exceptions=PROBLEMS,
                              security_schemes=auth.SECURITY_SCHEMES)
-    start_mappers()
-    init_database(app, settings.database_url)
+    db = init_database(app, settings.database_url)
+    install(app, bootstrap(settings, db=db, catalog=catalog))
     auth.init_app(app, settings, key_source)
     upstream_errors.init_app(app)
-    app.extensions["orders_catalog"] = catalog or CatalogClient.from_settings(settings)
     app.register_api(api.bp)
     metrics.register_into(app.extensions["flotilla_metrics"].registry)
     cli.init_app(app, MIGRATIONS)

@@ -6,14 +6,14 @@ signatures at import time to find the request models.
 
 import re
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from flotilla.app import current_database
 from flotilla.auth import SECURITY, current_caller, require_user
 from flotilla.pagination import cursor_from_query
 from flotilla.problems import Problem, ProblemModel
 from orders import service
+from orders.bootstrap import orders_of
 from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderPath, OrderQuery, PlaceHeaders
 
 bp = APIBlueprint("orders", __name__, url_prefix="/orders",
@@ -55,8 +55,9 @@ def place_order(header: PlaceHeaders, body: OrderCreate) -> Response:
     key = _idempotency_key()
     items = [service.Item(i.product_id, i.quantity) for i in body.items]
     try:
-        placed = service.place_order(current_database(), current_app.extensions["orders_catalog"],
-                                     current_caller().user_id, key, items)
+        orders = orders_of()
+        placed = service.place_order(orders.uow, orders.catalog_client(), current_caller().user_id,
+                                     key, items, token=request.headers.get("Authorization"))
     except service.UnknownProducts as exc:
         index = {i.product_id: n for n, i in enumerate(items)}
         raise Problem(422, str(exc), title="Unknown products", slug="unknown-products",
@@ -72,7 +73,7 @@ def place_order(header: PlaceHeaders, body: OrderCreate) -> Response:
 def list_orders(query: OrderQuery) -> Response:
     """The caller's orders, oldest first, a page at a time; administrators see everyone's."""
     after = cursor_from_query(query.cursor)
-    page = service.list_orders(current_database(), current_caller(), status=query.status,
+    page = service.list_orders(orders_of().uow, current_caller(), status=query.status,
                                limit=query.limit, after=after)
     body = OrderPage(items=[OrderOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor)
     return jsonify(body.model_dump(mode="json"))
@@ -82,11 +83,11 @@ def list_orders(query: OrderQuery) -> Response:
 @require_user
 def get_order(path: OrderPath) -> Response:
     """One order; another customer's order is 404."""
-    return _order(service.get_order(current_database(), current_caller(), path.order_id))
+    return _order(service.get_order(orders_of().uow, current_caller(), path.order_id))
 
 
 @bp.post(ORDER + "/cancel", responses={200: OrderOut, 404: ProblemModel, 409: ProblemModel})
 @require_user
 def cancel_order(path: OrderPath) -> Response:
     """Cancel a pending or confirmed order (its stock is released); 409 when already final."""
-    return _order(service.cancel_order(current_database(), current_caller(), path.order_id))
+    return _order(service.cancel_order(orders_of().uow, current_caller(), path.order_id))

@@ -50,20 +50,24 @@ class CatalogClient:
                                    reset_timeout=settings.catalog_breaker_reset)
         return cls(ServiceClient(SERVICE, discovery.from_settings(), policy=policy, breakers=breakers))
 
-    def products(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ProductInfo]:
+    def products(self, ids: Sequence[uuid.UUID], *,
+                 authorization: str | None = None) -> dict[uuid.UUID, ProductInfo]:
         """The live products among ``ids``; unknown or deleted ones are simply absent.
+        ``authorization``: the caller's ``Authorization`` value, sent on as it is.
 
         Raises ``UpstreamUnavailable`` when catalog cannot answer for every one of them.
         """
-        # Each lookup runs in a copy of this context: request id and Flask's request
-        # (for the caller's token) go with it.
-        futures = [self._pool.submit(contextvars.copy_context().run, self._product, pid) for pid in ids]
+        # Each lookup runs in a copy of this context: the request id goes with it.
+        headers = {"Authorization": authorization} if authorization else None
+        futures = [self._pool.submit(contextvars.copy_context().run, self._product, pid, headers)
+                   for pid in ids]
         found = [f.result() for f in futures]
         return {p.id: p for p in found if p is not None}
 
-    def _product(self, product_id: uuid.UUID) -> ProductInfo | None:
+    def _product(self, product_id: uuid.UUID,
+                 headers: dict[str, str] | None = None) -> ProductInfo | None:
         try:
-            body = self.http.get_json(f"/products/{product_id}")
+            body = self.http.get_json(f"/products/{product_id}", headers=headers)
         except UpstreamNotFound:
             return None
         except UpstreamStatusError as exc:  # a 4xx we do not expect: catalog and we disagree

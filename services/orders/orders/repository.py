@@ -38,7 +38,7 @@ orders = Table(
     Column("reason", Text, nullable=True),
     Column("total_cents", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("idempotency_key", String(200), nullable=False),
+    Column("idempotency_key", String(200), nullable=True),  # NULL once purged (expired)
     Column("request_hash", String(64), nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -48,6 +48,9 @@ orders = Table(
                     name="ck_orders_status"),
     Index("ix_orders_user_listing", "user_id", "created_at", "id"),
     Index("ix_orders_listing", "created_at", "id"),
+    Index("ix_orders_idempotency_expiry", "created_at",
+          postgresql_where=text("idempotency_key IS NOT NULL"),
+          sqlite_where=text("idempotency_key IS NOT NULL")),
     Index("ix_orders_status_created", "status", "created_at"),
 )
 
@@ -116,6 +119,14 @@ class OrderRepository:
         stmt = select(c.id).where(c.user_id == user_id,
                                   c.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]))
         return list(self.session.scalars(stmt))
+
+    def forget_idempotency_keys_before(self, cutoff: datetime, limit: int) -> int:
+        """Purge (set to NULL) up to ``limit`` idempotency keys of orders placed before ``cutoff``."""
+        c = orders.c
+        ids = (select(c.id).where(c.idempotency_key.is_not(None), c.created_at < cutoff)
+               .order_by(c.created_at).limit(limit))
+        result = self.session.execute(update(orders).where(c.id.in_(ids)).values(idempotency_key=None))
+        return int(result.rowcount or 0)
 
     def pending_ids_before(self, cutoff: datetime, limit: int) -> list[uuid.UUID]:
         c = orders.c

@@ -1,4 +1,5 @@
-"""Orders' use cases. They take plain values and collaborators, never a request."""
+"""Orders' use cases. They take a unit-of-work factory, collaborators and plain values
+(the caller, the token to pass on), never a request nor a ``Database``."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlalchemy.exc import IntegrityError
 
 from flotilla.auth import Caller
-from flotilla.db import Database
 from flotilla.pagination import encode_cursor
+from flotilla.unit_of_work import UnitOfWorkFactory
 from orders import metrics
 from orders.catalog_client import CatalogClient
 from orders.events import OrderCancelled, OrderPlaced, PlacedLine
 from orders.model import IdempotencyKeyReused, Order, OrderLine, OrderNotFound, OrderStatus
 from orders.unit_of_work import UnitOfWork
+
+Uow: TypeAlias = UnitOfWorkFactory[UnitOfWork]
 
 
 class UnknownProducts(Exception):
@@ -60,18 +64,19 @@ def _replay(existing: Order, fingerprint: str) -> Placed:
     return Placed(existing, created=False)
 
 
-def place_order(db: Database, catalog: CatalogClient, user_id: uuid.UUID, key: str,
-                items: Sequence[Item]) -> Placed:
+def place_order(uow: Uow, catalog: CatalogClient, user_id: uuid.UUID, key: str,
+                items: Sequence[Item], *, token: str | None = None) -> Placed:
     """Price the items from catalog, store the order ``pending`` and announce ``order.placed``.
 
     Nothing is stored when catalog cannot answer (``UpstreamUnavailable`` propagates).
+    ``token``: the caller's ``Authorization`` value, passed on to catalog.
     """
     fingerprint = request_hash(items)
-    with UnitOfWork(db) as uow:
-        existing = uow.orders.by_idempotency_key(user_id, key)
+    with uow() as tx:
+        existing = tx.orders.by_idempotency_key(user_id, key)
     if existing is not None:
         return _replay(existing, fingerprint)
-    products = catalog.products([i.product_id for i in items])
+    products = catalog.products([i.product_id for i in items], authorization=token)
     missing = [i.product_id for i in items if i.product_id not in products]
     if missing:
         raise UnknownProducts(missing)
@@ -80,14 +85,14 @@ def place_order(db: Database, catalog: CatalogClient, user_id: uuid.UUID, key: s
                        currency=products[i.product_id].currency) for i in items]
     order = Order.place(user_id, lines, key, fingerprint)
     try:
-        with UnitOfWork(db, write=True) as uow:
-            uow.orders.add(order)
-            uow.session.flush()
-            uow.outbox.add(placed_event(order), order.id)
-            metrics.placed(uow.session)
+        with uow(write=True) as tx:
+            tx.orders.add(order)
+            tx.flush()
+            tx.outbox.add(placed_event(order), order.id)
+            metrics.placed(tx.session)
     except IntegrityError:  # the same key raced us; the first request won
-        with UnitOfWork(db) as uow:
-            existing = uow.orders.by_idempotency_key(user_id, key)
+        with uow() as tx:
+            existing = tx.orders.by_idempotency_key(user_id, key)
         if existing is None:
             raise
         return _replay(existing, fingerprint)
@@ -109,17 +114,17 @@ def _visible(uow: UnitOfWork, caller: Caller, order_id: uuid.UUID, *, for_update
     return order
 
 
-def get_order(db: Database, caller: Caller, order_id: uuid.UUID) -> Order:
-    with UnitOfWork(db) as uow:
-        return _visible(uow, caller, order_id)
+def get_order(uow: Uow, caller: Caller, order_id: uuid.UUID) -> Order:
+    with uow() as tx:
+        return _visible(tx, caller, order_id)
 
 
-def list_orders(db: Database, caller: Caller, *, status: str | None, limit: int,
+def list_orders(uow: Uow, caller: Caller, *, status: str | None, limit: int,
                 after: tuple[datetime, uuid.UUID] | None = None) -> Page:
     """The caller's orders; an admin's listing holds everyone's."""
     owner = None if caller.is_admin else caller.user_id
-    with UnitOfWork(db) as uow:
-        rows = uow.orders.page(owner, status, limit + 1, after)
+    with uow() as tx:
+        rows = tx.orders.page(owner, status, limit + 1, after)
     items = rows[:limit]
     return Page(items, encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None)
 
@@ -132,10 +137,10 @@ def cancel(uow: UnitOfWork, order: Order, reason: str) -> None:
     uow.outbox.add(OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason), order.id)
 
 
-def cancel_order(db: Database, caller: Caller, order_id: uuid.UUID) -> Order:
+def cancel_order(uow: Uow, caller: Caller, order_id: uuid.UUID) -> Order:
     """Cancel on behalf of the owner (or an admin); ``InvalidTransition`` when already final."""
-    with UnitOfWork(db, write=True) as uow:
-        order = _visible(uow, caller, order_id, for_update=True)
+    with uow(write=True) as tx:
+        order = _visible(tx, caller, order_id, for_update=True)
         who = "the customer" if order.user_id == caller.user_id else "an administrator"
-        cancel(uow, order, f"cancelled by {who}")
+        cancel(tx, order, f"cancelled by {who}")
     return order

@@ -9,15 +9,15 @@ import threading
 import click
 from prometheus_client import Counter
 
-from flotilla.db import Database
 from flotilla.events.cli import worker_cli
 from flotilla.events.settings import EventSettings
 from flotilla.events.worker import Worker, WorkerSpec
 from flotilla.logs import configure_logging
 from flotilla.settings import load_settings
 from orders import metrics
+from orders.bootstrap import bootstrap
 from orders.config import SweeperSettings
-from orders.repository import inbox, outbox, start_mappers
+from orders.repository import inbox, outbox
 from orders.saga import registry
 from orders.sweeper import Sweeper
 
@@ -25,9 +25,8 @@ from orders.sweeper import Sweeper
 def build() -> WorkerSpec:
     settings = load_settings(EventSettings)
     configure_logging(settings.log_level, settings.log_format, service="orders-worker")
-    start_mappers()
-    db = Database(load_settings(SweeperSettings).database_url)
-    return WorkerSpec(registry=registry, db=db, settings=settings, outbox=outbox, inbox=inbox)
+    orders = bootstrap(load_settings(SweeperSettings), with_catalog=False)
+    return WorkerSpec(registry=registry, db=orders.db, settings=settings, outbox=outbox, inbox=inbox)
 
 
 def run_worker() -> int:

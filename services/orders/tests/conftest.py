@@ -22,6 +22,7 @@ from flotilla.http import BreakerRegistry, CallPolicy, ServiceClient
 from flotilla.testing import free_port
 from flotilla.testing.tokens import TokenMinter
 from orders import MIGRATIONS, create_app
+from orders.bootstrap import orders_of
 from orders.catalog_client import CatalogClient
 from orders.config import OrdersSettings
 
@@ -91,7 +92,7 @@ def app(database_url: str, minter: TokenMinter, catalog_server: ServedApp) -> It
                      key_source=minter.key_source(), catalog=catalog_client(catalog_server.url))
     app.config["TESTING"] = True
     yield app
-    app.extensions["flotilla_db"].dispose()
+    orders_of(app).db.dispose()
 
 
 @pytest.fixture

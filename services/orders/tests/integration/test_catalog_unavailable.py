@@ -12,6 +12,7 @@ import catalog
 from catalog.config import CatalogSettings
 from flotilla import migrations
 from orders import MIGRATIONS, create_app
+from orders.bootstrap import orders_of
 from orders.config import OrdersSettings
 from orders.repository import orders as orders_table
 from orders.repository import outbox
@@ -36,11 +37,11 @@ def orders_app(database_url, minter, flaky_catalog):
                      key_source=minter.key_source(),
                      catalog=catalog_client(flaky_catalog.url, timeout=0.5, failures=2, reset=30))
     yield app
-    app.extensions["flotilla_db"].dispose()
+    orders_of(app).db.dispose()
 
 
 def _stored(app) -> tuple[int, int]:
-    with app.extensions["flotilla_db"].session() as session:
+    with orders_of(app).db.session() as session:
         return (session.execute(select(func.count()).select_from(orders_table)).scalar_one(),
                 session.execute(select(func.count()).select_from(outbox)).scalar_one())
 
@@ -63,7 +64,7 @@ def test_catalog_down_is_503_with_retry_after_then_the_breaker_answers_fast(orde
         assert int(response.headers["Retry-After"]) >= 1
     print(f"\ncatalog down: statuses {statuses}, seconds per call {[round(e, 3) for e in elapsed]}")
     assert statuses == [503] * 4
-    breakers = orders_app.extensions["orders_catalog"].http.breakers.states()
+    breakers = orders_of(orders_app).catalog_client().http.breakers.states()
     assert set(breakers.values()) == {"open"}, breakers  # the last calls never reached catalog
     assert max(elapsed[2:]) < 0.5
     assert int(response.headers["Retry-After"]) > 1  # the breaker's remaining open time

@@ -9,6 +9,7 @@ import pytest
 
 from flotilla.events.envelope import wrap
 from flotilla.testing import metric_value
+from orders.bootstrap import orders_of
 from orders.events import StockRejected, StockReserved
 from orders.saga import on_stock_rejected, on_stock_reserved
 
@@ -33,7 +34,7 @@ def _place(client, headers, pid) -> str:
 
 
 def test_placed_confirmed_rejected_cancelled_and_the_saga_histogram(client, customer, make_product, app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     pid = make_product()["id"]
     _, headers = customer()
     before = _scrape(client)
@@ -59,7 +60,7 @@ def test_placed_confirmed_rejected_cancelled_and_the_saga_histogram(client, cust
 
 
 def test_a_rolled_back_transition_is_not_counted(client, customer, make_product, app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     _, headers = customer()
     oid = uuid.UUID(_place(client, headers, make_product()["id"]))
     before = _scrape(client)

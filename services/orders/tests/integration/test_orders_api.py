@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
+from orders.bootstrap import orders_of
 from orders.repository import orders as orders_table
 from orders.repository import outbox
 
@@ -20,7 +21,7 @@ def _place(client, headers, items, key=None):
 
 
 def _count(app, table, *where):
-    with app.extensions["flotilla_db"].session() as session:
+    with orders_of(app).db.session() as session:
         return session.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 

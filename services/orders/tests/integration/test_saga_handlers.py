@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from flotilla.db import utcnow
 from flotilla.events.envelope import wrap
+from orders.bootstrap import orders_of
 from orders.events import StockRejected, StockReserved, UserDeleted
 from orders.model import Order, OrderLine
 from orders.repository import orders as orders_table
@@ -50,7 +51,7 @@ def _cancellations(db, order_id) -> int:
 
 
 def test_reserved_confirms_once_and_rejected_after_that_changes_nothing(app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     oid = _order(db)
     _deliver(db, StockReserved(order_id=oid))
     confirmed = _state(db, oid)
@@ -60,21 +61,21 @@ def test_reserved_confirms_once_and_rejected_after_that_changes_nothing(app):
 
 
 def test_rejected_keeps_the_reason_per_line(app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     oid, pid = _order(db), uuid.uuid4()
     _deliver(db, StockRejected(order_id=oid, lines=[{"product_id": pid, "reason": "insufficient stock"}]))
     assert _state(db, oid)[:2] == ("rejected", f"{pid}: insufficient stock")
 
 
 def test_a_late_reservation_for_a_cancelled_order_asks_for_its_release(app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     oid = _order(db, status="cancelled")
     _deliver(db, StockReserved(order_id=oid))
     assert _state(db, oid)[0] == "cancelled" and _cancellations(db, oid) == 1
 
 
 def test_user_deleted_cancels_only_that_users_live_orders(app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     user = uuid.uuid4()
     live = [_order(db, user), _order(db, user, "confirmed")]
     final = _order(db, user, "rejected")
@@ -87,7 +88,7 @@ def test_user_deleted_cancels_only_that_users_live_orders(app):
 
 
 def test_the_sweeper_cancels_only_orders_pending_too_long_in_batches(app):
-    db = app.extensions["flotilla_db"]
+    db = orders_of(app).db
     old = [_order(db) for _ in range(3)]
     fresh, confirmed = _order(db), _order(db, status="confirmed")
     with db.session(write=True) as session:
