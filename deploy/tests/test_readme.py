@@ -91,6 +91,7 @@ def test_readme_walk(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "scripts", root / "scripts")
     shutil.copy(ROOT / "Procfile", root / "Procfile")
     (root / ".venv").symlink_to(ROOT / ".venv")
+    (root / "deploy").symlink_to(ROOT / "deploy")  # Prometheus rules
     ports = {variable: free_port() for variable in PORT_VARIABLES.values()}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()},
            "RABBITMQ_NODENAME": f"readme{ports['RABBITMQ_PORT']}@localhost", "RUN_READY_TIMEOUT": "100"}
