@@ -50,6 +50,19 @@ def on_starting(server: Any) -> None:
         stale.unlink()
 
 
+#: Seconds a gthread worker's thread waits for a new connection's first bytes before handing
+#: it back to the worker's poller (gunicorn's fixed default is 5 s: 8 idle sockets then hold
+#: all 8 threads for 5 s each). See docs/decisions/0085-connections.md.
+first_data_wait = float(os.environ.get("GUNICORN_FIRST_DATA_WAIT", "0.01"))
+
+
+def post_worker_init(worker: Any) -> None:
+    """Shorten gthread's wait for a new connection's first bytes (idle sockets stall no thread)."""
+    from gunicorn.workers import gthread
+
+    gthread.DEFAULT_WORKER_DATA_TIMEOUT = first_data_wait
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop the live gauges of a worker that is gone; its counters stay counted."""
     multiprocess.mark_process_dead(worker.pid)
