@@ -4,10 +4,13 @@ the platform exports."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -35,7 +38,7 @@ EXPORTED = {
     "flotilla_users_logins_throttled_total", "flotilla_users_token_revocations_total",
 }
 FUNCTIONS = {"sum", "by", "rate", "increase", "delta", "histogram_quantile", "and", "or", "on",
-             "unless", "le", "without", "ignoring", "max", "min", "avg", "count"}
+             "unless", "le", "without", "ignoring", "max", "min", "avg", "count", "vector"}
 
 
 def promtool() -> str:
@@ -83,15 +86,77 @@ def test_every_alert_is_unit_tested() -> None:
     assert alerts - tested <= {"AvailabilityBudgetBurnSlow", "LatencyBudgetBurnSlow"}
 
 
+def metric_names(expr: str) -> set[str]:
+    expr = re.sub(r'"[^"]*"', "", expr)                    # label values
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)       # matchers, ranges
+    expr = re.sub(r"\b(by|without|on|ignoring) \([^)]*\)", "", expr)  # grouping labels
+    expr = re.sub(r"\b\d+(\.\d+)?(e-?\d+)?\b", "", expr)     # numbers
+    return set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr)) - FUNCTIONS
+
+
+def recorded() -> set[str]:
+    return {rule["record"] for rule in rules() if "record" in rule}
+
+
 def test_rules_read_only_exported_metrics_and_recorded_series() -> None:
-    recorded = {rule["record"] for rule in rules() if "record" in rule}
     for rule in rules():
-        expr = re.sub(r'"[^"]*"', "", rule["expr"])            # label values
-        expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)       # matchers, ranges
-        expr = re.sub(r"by \([^)]*\)", "", expr)               # grouping labels
-        names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr)) - FUNCTIONS
-        unknown = names - EXPORTED - recorded
+        unknown = metric_names(rule["expr"]) - EXPORTED - recorded()
         assert not unknown, f"{rule.get('record') or rule.get('alert')} reads {unknown}"
+
+
+# --- Grafana dashboards (deploy/grafana) ---------------------------------------------------
+
+GRAFANA = ROOT / "deploy" / "grafana"
+
+
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("grafana_generate", GRAFANA / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, query) of every committed dashboard."""
+    found = []
+    for path in sorted((GRAFANA / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                found.append((path.name, panel["title"], target["expr"]))
+    return found
+
+
+def test_the_dashboards_are_generated_and_current() -> None:
+    made = generator().dashboards()
+    assert {"overview.json", "saga-events.json", "service-gateway.json", "service-users.json",
+            "service-catalog.json", "service-orders.json"} <= set(made)
+    on_disk = {p.name for p in (GRAFANA / "dashboards").glob("*.json")}
+    assert on_disk == set(made), "run .venv/bin/python deploy/grafana/generate.py"
+    for name, board in made.items():
+        assert (GRAFANA / "dashboards" / name).read_text() == generator().render(board), (
+            f"{name} is stale: run .venv/bin/python deploy/grafana/generate.py")
+
+
+def test_every_panel_query_parses(tmp_path: Path) -> None:
+    """promtool parses each query as a recording rule ($__rate_interval stands for 5m)."""
+    queries = panel_queries()
+    assert len(queries) > 30
+    checks = [{"record": f"dashboard_check:q{i}", "expr": q.replace("$__rate_interval", "5m")}
+              for i, (_, _, q) in enumerate(queries)]
+    (tmp_path / "dashboards.yml").write_text(yaml.safe_dump({"groups": [{"name": "d", "rules": checks}]}))
+    result = run("check", "rules", str(tmp_path / "dashboards.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The check can fail: a broken query is refused.
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(
+        {"groups": [{"name": "d", "rules": [{"record": "x:y", "expr": "sum by (service (up)"}]}]}))
+    assert run("check", "rules", str(tmp_path / "broken.yml")).returncode != 0
+
+
+def test_every_panel_names_only_exported_metrics() -> None:
+    for dashboard, title, query in panel_queries():
+        unknown = metric_names(query.replace("$__rate_interval", "5m")) - EXPORTED - recorded()
+        assert not unknown, f"{dashboard} / {title}: {unknown}"
 
 
 def test_compose_prometheus_loads_the_rules() -> None:

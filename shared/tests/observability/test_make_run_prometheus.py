@@ -72,6 +72,6 @@ def test_every_process_is_a_target(prometheus: str) -> None:
 
 def test_the_rules_are_loaded(prometheus: str) -> None:
     groups = {g["name"]: g for g in api(prometheus, "rules")["groups"]}
-    assert {"flotilla-slo-alerts", "flotilla-platform-alerts"} <= set(groups)
+    assert {"flotilla-slo-availability", "flotilla-slo-latency", "flotilla-platform-alerts"} <= set(groups)
     alerts = {r["name"] for g in groups.values() for r in g["rules"] if r["type"] == "alerting"}
     assert {"TargetDown", "OutboxLag", "AvailabilityBudgetBurnFast"} <= alerts
