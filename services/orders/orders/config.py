@@ -26,3 +26,6 @@ class SweeperSettings(OrdersSettings):
     #: How often the sweeper looks, and how many orders it cancels per transaction.
     sweep_interval: float = Field(5.0, gt=0, validation_alias="ORDERS_SWEEP_INTERVAL_SECONDS")
     sweep_batch: int = Field(100, ge=1, le=10_000, validation_alias="ORDERS_SWEEP_BATCH")
+    #: An Idempotency-Key is honoured for at least this long after its order was placed, then
+    #: purged by the sweeper (a retry with it afterwards places a new order).
+    idempotency_window: float = Field(86_400.0, gt=0, validation_alias="ORDERS_IDEMPOTENCY_WINDOW_SECONDS")

@@ -68,7 +68,7 @@ class OrderLine:
 class Order:
     user_id: uuid.UUID
     lines: list[OrderLine]
-    idempotency_key: str
+    idempotency_key: str | None  # None once the key has expired and been purged
     request_hash: str
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     status: str = OrderStatus.PENDING

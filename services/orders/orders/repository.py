@@ -21,6 +21,8 @@ from sqlalchemy import (
     and_,
     or_,
     select,
+    text,
+    update,
 )
 from sqlalchemy.orm import Session, registry, relationship
 

@@ -1,5 +1,6 @@
 """The pending-timeout sweeper: an order still ``pending`` after the configured time is
-cancelled (and ``order.cancelled`` asks catalog to release anything it holds).
+cancelled (and ``order.cancelled`` asks catalog to release anything it holds). The same
+thread purges idempotency keys older than their window (``ORDERS_IDEMPOTENCY_WINDOW_SECONDS``).
 
 Runs as a thread of the orders worker; several workers may sweep at once, since each
 order is re-read under a row lock and only a still-pending one is cancelled.
@@ -34,10 +35,18 @@ def sweep_once(db: Database, timeout_s: float, batch: int = 100) -> int:
     return cancelled
 
 
+def purge_idempotency_keys(db: Database, window_s: float, batch: int = 1000) -> int:
+    """Forget up to ``batch`` idempotency keys older than ``window_s``; returns how many."""
+    with UnitOfWork(db, write=True) as uow:
+        return uow.orders.forget_idempotency_keys_before(utcnow() - timedelta(seconds=window_s), batch)
+
+
 class Sweeper:
     def __init__(self, db: Database, timeout_s: float, interval_s: float, batch: int = 100,
-                 on_cancel: Callable[[int], None] | None = None) -> None:
+                 on_cancel: Callable[[int], None] | None = None,
+                 idempotency_window_s: float | None = None) -> None:
         self.db, self.timeout_s, self.interval_s, self.batch = db, timeout_s, interval_s, batch
+        self.idempotency_window_s = idempotency_window_s  # None: keys are never purged
         self.on_cancel = on_cancel  # told how many orders each sweep cancelled (metrics)
         self.cancelled = 0
 
@@ -52,5 +61,11 @@ class Sweeper:
                     log.info("sweeper: cancelled %d order(s) pending for over %gs", n, self.timeout_s)
                     if stop.is_set() or n < self.batch:
                         break
+                if self.idempotency_window_s is not None:
+                    while (n := purge_idempotency_keys(self.db, self.idempotency_window_s)) > 0:
+                        log.info("sweeper: purged %d idempotency key(s) older than %gs",
+                                 n, self.idempotency_window_s)
+                        if stop.is_set() or n < 1000:
+                            break
             except Exception:
                 log.exception("sweeper: sweep failed; trying again in %gs", self.interval_s)

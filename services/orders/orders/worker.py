@@ -38,7 +38,7 @@ def run_worker() -> int:
     swept = Counter("flotilla_orders_timed_out_total", "Pending orders cancelled by the sweeper",
                     ["service"], registry=worker.metrics.registry).labels(service="orders")
     sweeper = Sweeper(spec.db, sweep.pending_timeout, sweep.sweep_interval, sweep.sweep_batch,
-                      on_cancel=swept.inc)
+                      on_cancel=swept.inc, idempotency_window_s=sweep.idempotency_window)
     thread = threading.Thread(target=sweeper.run, args=(worker.stop,), name="sweeper", daemon=True)
     thread.start()
     status = worker.run()
