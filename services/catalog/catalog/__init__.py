@@ -7,10 +7,10 @@ from pathlib import Path
 from flask_openapi3 import OpenAPI
 from sqlalchemy.orm.exc import StaleDataError
 
-from catalog import api, audit, cli, ledger
+from catalog import api, audit, cli
+from catalog.bootstrap import bootstrap, install
 from catalog.config import CatalogSettings
 from catalog.model import InsufficientStock, ProductNotFound, VersionMismatch
-from catalog.repository import start_mappers
 from flotilla import auth
 from flotilla.app import create_service_app, init_database
 from flotilla.settings import load_settings
@@ -32,9 +32,8 @@ def create_app(settings: CatalogSettings | None = None, *,
     settings = settings or load_settings(CatalogSettings)
     app = create_service_app("catalog", settings, exceptions=PROBLEMS,
                              security_schemes=auth.SECURITY_SCHEMES)
-    start_mappers()
-    ledger.install()  # every stock change leaves a ledger row
-    init_database(app, settings.database_url)
+    db = init_database(app, settings.database_url)
+    install(app, bootstrap(settings, db=db))
     auth.init_app(app, settings, key_source)
     app.register_api(api.bp)
     audit.init_app(app)

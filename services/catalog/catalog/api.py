@@ -11,6 +11,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 
 from catalog import service
+from catalog.bootstrap import catalog_of
 from catalog.repository import ProductFilter
 from catalog.schemas import (
     ProductCreate,
@@ -22,7 +23,6 @@ from catalog.schemas import (
     StockChange,
     StockLevel,
 )
-from flotilla.app import current_database
 from flotilla.auth import SECURITY, require_role
 from flotilla.pagination import cursor_from_query
 from flotilla.problems import ProblemModel
@@ -58,7 +58,7 @@ def list_products(query: ProductQuery) -> Response:
     """List live products, oldest first, a page at a time."""
     after = cursor_from_query(query.cursor)
     flt = ProductFilter(q=query.q, min_price=query.min_price, max_price=query.max_price)
-    page = service.list_products(current_database(), flt, query.limit, after)
+    page = service.list_products(catalog_of().uow, flt, query.limit, after)
     body = ProductPage(items=[ProductOut.model_validate(p) for p in page.items],
                        next_cursor=page.next_cursor)
     return jsonify(body.model_dump(mode="json"))
@@ -67,7 +67,7 @@ def list_products(query: ProductQuery) -> Response:
 @bp.get(PRODUCT, responses={200: ProductOut, 404: ProblemModel})
 def get_product(path: ProductPath) -> Response:
     """One product, with an ETag; ``If-None-Match`` answers 304 when unchanged."""
-    product = service.get_product(current_database(), path.product_id)
+    product = service.get_product(catalog_of().uow, path.product_id)
     if request.if_none_match.contains_weak(product.etag.strip('"')):
         response = Response(status=304)
         response.headers["ETag"] = product.etag
@@ -78,7 +78,7 @@ def get_product(path: ProductPath) -> Response:
 @bp.post("", responses={201: ProductOut, **ADMIN_ONLY}, security=SECURITY)
 @require_role("admin")
 def create_product(body: ProductCreate) -> Response:
-    product = service.create_product(current_database(), body.model_dump())
+    product = service.create_product(catalog_of().uow, body.model_dump())
     response = _product(product, 201)
     response.headers["Location"] = f"{request.root_path}/products/{product.id}"
     return response
@@ -90,7 +90,7 @@ def create_product(body: ProductCreate) -> Response:
 def update_product(path: ProductPath, body: ProductPatch) -> Response:
     """Change some fields; ``If-Match`` with the ETag guards against lost updates."""
     changes = body.model_dump(exclude_unset=True)
-    product = service.update_product(current_database(), path.product_id, changes, _if_match())
+    product = service.update_product(catalog_of().uow, path.product_id, changes, _if_match())
     return _product(product)
 
 
@@ -98,7 +98,7 @@ def update_product(path: ProductPath, body: ProductPatch) -> Response:
            security=SECURITY)
 @require_role("admin")
 def delete_product(path: ProductPath) -> Response:
-    service.delete_product(current_database(), path.product_id, _if_match())
+    service.delete_product(catalog_of().uow, path.product_id, _if_match())
     return Response(status=204)
 
 
@@ -107,7 +107,7 @@ def delete_product(path: ProductPath) -> Response:
 @require_role("admin")
 def change_stock(path: ProductPath, body: StockChange) -> Response:
     """Adjust stock by ``delta`` or set it to ``quantity``; never below zero (409)."""
-    product = service.change_stock(current_database(), path.product_id, delta=body.delta,
+    product = service.change_stock(catalog_of().uow, path.product_id, delta=body.delta,
                                    quantity=body.quantity)
     level = StockLevel(product_id=product.id, stock=product.stock, version=product.version)
     response = jsonify(level.model_dump(mode="json"))

@@ -16,10 +16,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
+from catalog.bootstrap import catalog_of
 from catalog.ledger import stock_movements
 from catalog.repository import products
 from catalog.reservations import RESERVED, reservation_lines, reservations
-from flotilla.app import current_database
 from flotilla.auth import SECURITY, require_role
 from flotilla.db import Database
 from flotilla.problems import ProblemModel
@@ -76,7 +76,7 @@ bp = APIBlueprint("stock_audit", __name__, url_prefix="/stock",
 @require_role("admin")
 def stock_audit() -> Response:
     """Check every product's stock against its ledger and live reservations (admins only)."""
-    rows = audit(current_database())
+    rows = audit(catalog_of().db)
     bad = [ProductAuditOut(**asdict(a), ok=a.ok) for a in rows if not a.ok]
     return jsonify(AuditOut(ok=not bad, products=len(rows), discrepancies=bad).model_dump(mode="json"))
 
@@ -87,7 +87,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("audit")
     def audit_command() -> None:
         """Check stock on hand + live reservations = initial stock + adjustments, per product."""
-        rows = audit(current_database())
+        rows = audit(catalog_of().db)
         bad = [a for a in rows if not a.ok]
         for a in bad:
             click.echo(f"{a.product_id}: on hand {a.on_hand} + reserved {a.reserved} vs initial and "

@@ -9,9 +9,8 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from catalog.bootstrap import catalog_of
 from catalog.model import Product
-from catalog.repository import UnitOfWork
-from flotilla.app import current_database
 from flotilla.cli import migrate_command
 
 _SEED_NAMESPACE = uuid.UUID("6f1c1f4e-2a7b-4c55-9c1e-5b8f3d0a7e10")
@@ -35,7 +34,7 @@ DEMO_PRODUCTS = [
 def seed(app: Flask) -> int:
     """Insert the demo products that are not there yet; returns how many were added."""
     added = 0
-    with app.app_context(), UnitOfWork(current_database(), write=True) as uow:
+    with app.app_context(), catalog_of(app).uow(write=True) as uow:
         for name, description, price, stock in DEMO_PRODUCTS:
             pid = uuid.uuid5(_SEED_NAMESPACE, name)
             if not uow.products.exists(pid):

@@ -14,9 +14,8 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from sqlalchemy.orm import Session
 
-from catalog import ledger
 from catalog.events import registry
-from catalog.repository import metadata, outbox, start_mappers
+from catalog.repository import metadata, outbox
 from catalog.reservations import Line, release, reserve
 from flotilla.events import Envelope, Event, Outbox, inbox_table
 
@@ -100,14 +99,8 @@ class OrderCancelled(Event):
     order_id: uuid.UUID
 
 
-def _ready() -> None:
-    start_mappers()
-    ledger.install()
-
-
 @registry.consumes(OrderPlaced)
 def on_order_placed(session: Session, envelope: Envelope, event: OrderPlaced) -> None:
-    _ready()
     decision = reserve(session, event.order_id, [Line(li.product_id, li.quantity) for li in event.lines])
     out = Outbox(session, outbox, registry.source)
     if decision is None:
@@ -122,7 +115,6 @@ def on_order_placed(session: Session, envelope: Envelope, event: OrderPlaced) ->
 
 @registry.consumes(OrderCancelled)
 def on_order_cancelled(session: Session, envelope: Envelope, event: OrderCancelled) -> None:
-    _ready()
     released = release(session, event.order_id)
     if released:
         lines = [StockLine(product_id=li.product_id, quantity=li.quantity) for li in released]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from catalog.config import CatalogSettings
+from catalog.bootstrap import bootstrap
 from catalog.handlers import inbox, registry  # registry with the saga's handlers
 from catalog.repository import outbox
-from flotilla.db import Database
 from flotilla.events.cli import worker_cli
 from flotilla.events.settings import EventSettings
 from flotilla.events.worker import WorkerSpec
@@ -16,8 +15,8 @@ from flotilla.settings import load_settings
 def build() -> WorkerSpec:
     settings = load_settings(EventSettings)
     configure_logging(settings.log_level, settings.log_format, service="catalog-worker")
-    db = Database(load_settings(CatalogSettings).database_url)
-    return WorkerSpec(registry=registry, db=db, settings=settings, outbox=outbox, inbox=inbox)
+    catalog = bootstrap()  # mappers and ledger hooks, once for the process
+    return WorkerSpec(registry=registry, db=catalog.db, settings=settings, outbox=outbox, inbox=inbox)
 
 
 main = worker_cli(build)

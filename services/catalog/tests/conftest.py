@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from flask_openapi3 import OpenAPI
 
 from catalog import MIGRATIONS, create_app
+from catalog.bootstrap import catalog_of
 from catalog.config import CatalogSettings
 from flotilla import migrations
 from flotilla.testing.tokens import TokenMinter
@@ -27,7 +28,7 @@ def app(database_url: str, minter: TokenMinter) -> Iterator[OpenAPI]:
                      key_source=minter.key_source())
     app.config["TESTING"] = True
     yield app
-    app.extensions["flotilla_db"].dispose()
+    catalog_of(app).db.dispose()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from catalog import MIGRATIONS, service
 from catalog.events import ProductCreated, ProductDeleted, ProductUpdated
 from catalog.model import VersionMismatch
-from catalog.repository import outbox, start_mappers
+from catalog.repository import UnitOfWork, outbox, start_mappers
 from flotilla import migrations
 from flotilla.context import reset_request_id, set_request_id
 from flotilla.db import Database
@@ -40,13 +40,14 @@ def _events(db: Database) -> list[Envelope]:
 
 def test_use_cases_write_their_events_in_the_same_transaction(database_url):
     db = _db(database_url)
+    uow = UnitOfWork.factory(db)
     token = set_request_id("req-catalog-1")
     try:
-        product = service.create_product(db, FIELDS)
-        service.update_product(db, product.id, {"price_cents": 5200, "name": "Kettle"})
+        product = service.create_product(uow, FIELDS)
+        service.update_product(uow, product.id, {"price_cents": 5200, "name": "Kettle"})
         with pytest.raises(VersionMismatch):  # refused: no change, no event
-            service.update_product(db, product.id, {"price_cents": 1}, if_match=frozenset({'"v1"'}))
-        service.delete_product(db, product.id)
+            service.update_product(uow, product.id, {"price_cents": 1}, if_match=frozenset({'"v1"'}))
+        service.delete_product(uow, product.id)
     finally:
         reset_request_id(token)
     events = _events(db)
@@ -63,14 +64,15 @@ def test_use_cases_write_their_events_in_the_same_transaction(database_url):
 
 def test_the_relay_publishes_catalog_events_to_the_exchange(rabbitmq_server, tmp_path):
     db = _db(f"sqlite:///{tmp_path / 'catalog.db'}")
+    uow = UnitOfWork.factory(db)
     conn = pika.BlockingConnection(pika.URLParameters(rabbitmq_server.url))
     channel = conn.channel()
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
     queue = f"catalog-listener-{uuid.uuid4().hex[:6]}"
     channel.queue_declare(queue, exclusive=True)
     channel.queue_bind(queue, EXCHANGE, routing_key="product.*.v1")
-    product = service.create_product(db, FIELDS)
-    service.delete_product(db, product.id)
+    product = service.create_product(uow, FIELDS)
+    service.delete_product(uow, product.id)
 
     relay = Relay(db, outbox, EventSettings(amqp_url=rabbitmq_server.url), WorkerMetrics("catalog"))
     relay.publisher.connect()

@@ -8,6 +8,7 @@ import pydantic
 import pytest
 from sqlalchemy import select, text
 
+from catalog.bootstrap import catalog_of
 from catalog.handlers import OrderCancelled, OrderPlaced, on_order_cancelled, on_order_placed
 from catalog.repository import outbox
 from flotilla.events import Envelope
@@ -16,7 +17,7 @@ from flotilla.events.envelope import wrap
 
 def _deliver(app, event) -> list[str]:
     """Run a handler in its own transaction, as the consumer does; the event types it emitted."""
-    db = app.extensions["flotilla_db"]
+    db = catalog_of(app).db
     handler = on_order_placed if isinstance(event, OrderPlaced) else on_order_cancelled
     envelope: Envelope = wrap(event, "/flotilla/orders")
     with db.session(write=True) as session:
@@ -67,7 +68,7 @@ def test_a_cancellation_before_the_order_voids_it(app, client, make_product):
 def test_unknown_and_withdrawn_products_are_refused_with_a_reason(app, client, make_product):
     pid = make_product(stock=3)["id"]
     client.delete(f"/products/{pid}")
-    db = app.extensions["flotilla_db"]
+    db = catalog_of(app).db
     order = uuid.uuid4()
     _deliver(app, _placed(order, (pid, 1), (str(uuid.uuid4()), 1)))
     with db.session() as session:
@@ -84,7 +85,7 @@ def test_the_audit_counts_adjustments_and_catches_a_stock_change_outside_the_led
     client.post(f"/products/{pid}/stock", json={"quantity": 7})
     _deliver(app, _placed(uuid.uuid4(), (pid, 2)))
     assert _audit(client)["ok"]
-    with app.extensions["flotilla_db"].session(write=True) as session:  # a change that skips the ledger
+    with catalog_of(app).db.session(write=True) as session:  # a change that skips the ledger
         session.execute(text("UPDATE products SET stock = stock - 1"))
     audit = _audit(client)
     assert not audit["ok"]
