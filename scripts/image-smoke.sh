@@ -79,9 +79,11 @@ for image in $images; do
   started=$(now)
   target=()
   [ -n "${TARGET[$image]:-}" ] && target=(--target "${TARGET[$image]}")
-  podman build --quiet --format docker --network host -v "$ca:$build_ca:ro" \
+  # Progress: each Dockerfile step as it starts, and any error line (the build's full log is long).
+  podman build --format docker --network host -v "$ca:$build_ca:ro" \
     --build-arg PIP_CA_BUNDLE="$build_ca" --build-arg BASE_IMAGE="$base" "${target[@]}" \
-    -f "$file" -t "localhost/flotilla/$image:$tag" . >/dev/null
+    -f "$file" -t "localhost/flotilla/$image:$tag" . 2>&1 \
+    | awk -v img="$image" '/^STEP |[Ee]rror/ { print "  " img ": " $0; fflush() }'
   size=$(podman image inspect --format '{{.Size}}' "localhost/flotilla/$image:$tag" | numfmt --to=iec)
   echo "image flotilla/$image:$tag: built in $(since "$started") s, $size"
 done
