@@ -219,3 +219,49 @@ def test_the_gateways_breakers_and_budget_under_a_half_failing_fleet(minter, rec
     assert statuses.count(200) >= 190  # retried on the good instance within the budget
     assert tried_bad <= 20  # its breaker keeps it out of the rotation
     row.holds = "yes"
+
+
+@pytest.mark.chaos
+def test_killing_the_node_leading_the_queues_mid_burst_of_a_three_node_cluster(minter, tmp_path, record):
+    from flotilla.testing.rabbitmq_cluster import RabbitMQCluster
+
+    cluster = RabbitMQCluster(3).start()
+    platform: Platform | None = None
+    try:
+        first, second, _ = cluster.nodes
+        dbs = tuple(f"sqlite:///{tmp_path / f'{name}.db'}" for name in ("catalog", "orders", "users"))
+        platform = Platform(second.url, *dbs, minter, tmp_path)
+        platform.start_workers()  # the queues are declared through node 2: it leads them
+        for worker in (platform.catalog_worker, platform.orders_worker):
+            worker.stop()
+        platform.env["AMQP_URL"] = first.url  # the services now live on node 1
+        platform.start_workers()
+        leader = cluster.leader("catalog")
+        assert leader is second and len(cluster.members("catalog")) == 3
+        pid = platform.product(stock=500)
+        _, headers = platform.customer()
+        accepted = [platform.place(headers, [(pid, 1)]) for _ in range(15)]
+        started = time.monotonic()
+        leader.kill()  # mid-burst: a new leader is elected among the other two
+        accepted += [platform.place(headers, [(pid, 1)]) for _ in range(15)]
+        leader.start()
+        ids = [r.json()["id"] for r in accepted if r.status_code == 202]
+        statuses = platform.wait_none_pending(ids, timeout=90)
+        recovery = time.monotonic() - started
+        new_leader = cluster.leader("catalog", via=first)
+        row = record(scenario="3-node cluster: the queues' leader killed mid-burst",
+                     placed=len(accepted), confirmed=statuses.get("confirmed", 0),
+                     lost=len(accepted) - sum(statuses.values()),
+                     applied_twice=platform.double_reservations(),
+                     refused_503=sum(r.status_code == 503 for r in accepted),
+                     recovery_s=round(recovery, 2))
+        print(f"\ncluster: leader {leader.nodename} killed, new leader {new_leader.nodename}")
+        assert [r.status_code for r in accepted] == [202] * 30
+        assert statuses == {"confirmed": 30}
+        assert platform.stock(pid) == 470 and platform.double_reservations() == 0
+        assert platform.audit_discrepancies() == 0
+        row.holds = "yes"
+    finally:
+        if platform is not None:
+            platform.close()
+        cluster.close()
