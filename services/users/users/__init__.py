@@ -11,6 +11,7 @@ from flask_openapi3 import OpenAPI
 
 from flotilla import auth, proxies
 from flotilla.app import create_service_app, init_database
+from flotilla.auth import revocation
 from flotilla.problems import Problem, problem_response
 from flotilla.settings import load_settings
 from users import api, cli, metrics, service
@@ -60,6 +61,8 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
         per_account=settings.login_max_failures_per_account,
         per_address=settings.login_max_failures_per_address)
     auth.init_app(app, settings, key_source=DatabaseKeySource(db))
+    # users owns the identities: a token of an erased account is refused at once.
+    revocation.install(app, lambda caller: not service.user_exists(db, caller.user_id))
     app.register_error_handler(LoginThrottled, _throttled)
     app.register_api(api.auth_bp)
     app.register_api(api.users_bp)

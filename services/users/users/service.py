@@ -66,6 +66,12 @@ def list_users(db: Database, limit: int, after: uuid.UUID | None = None) -> Page
     return Page(items, items[-1].id if len(rows) > limit else None)
 
 
+def user_exists(db: Database, user_id: uuid.UUID) -> bool:
+    """Whether ``user_id`` names a live (not erased) account: users' own revocation check."""
+    with UnitOfWork(db) as uow:
+        return uow.users.get(user_id) is not None
+
+
 def delete_me(db: Database, caller: Caller) -> None:
     """Erase the caller's personal data and revoke every refresh token, in one unit of work.
 

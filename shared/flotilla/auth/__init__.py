@@ -24,6 +24,7 @@ from flotilla.auth.keys import (
     parse_jwks,
     public_jwk,
 )
+from flotilla.auth.revocation import RevocationList
 from flotilla.auth.settings import AuthSettings
 from flotilla.auth.tokens import Caller, ExpiredToken, InvalidToken, TokenVerifier
 
@@ -37,6 +38,7 @@ __all__ = [
     "JwksHttpKeySource",
     "KeySource",
     "KeySourceUnavailable",
+    "RevocationList",
     "StaticKeySource",
     "TokenVerifier",
     "UnknownKey",

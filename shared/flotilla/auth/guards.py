@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 
 from flotilla.auth.keys import JwksHttpKeySource, KeySource, KeySourceUnavailable
+from flotilla.auth.revocation import EXTENSION as REVOCATION_EXTENSION
 from flotilla.auth.settings import AuthSettings
 from flotilla.auth.tokens import Caller, ExpiredToken, InvalidToken, TokenVerifier
 from flotilla.problems import Problem
@@ -84,6 +85,10 @@ def authenticate() -> Caller:
         log.warning("access token not checked: no signing keys at hand")
         raise Problem(503, "Access tokens cannot be checked right now; try again shortly.",
                       headers={"Retry-After": "5"}) from None
+    revoked = current_app.extensions.get(REVOCATION_EXTENSION)
+    if revoked is not None and revoked(caller):
+        log.info("access token refused: revoked (user %s, token %s)", caller.user_id, caller.token_id)
+        raise _unauthorized("The access token has been revoked; log in again.", "invalid_token")
     g.flotilla_caller = caller
     return caller
 

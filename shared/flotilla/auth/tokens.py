@@ -33,6 +33,7 @@ class Caller:
     roles: frozenset[str] = frozenset()
     email: str | None = None
     token_id: str | None = None
+    issued_at: float | None = None  # the token's ``iat`` (epoch seconds)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -91,5 +92,7 @@ def _caller(claims: dict[str, object]) -> Caller:
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidToken("roles must be a list of strings")
     email = claims.get("email")
+    iat = claims.get("iat")
     return Caller(user_id=user_id, roles=frozenset(roles),
-                  email=email if isinstance(email, str) else None, token_id=str(claims["jti"]))
+                  email=email if isinstance(email, str) else None, token_id=str(claims["jti"]),
+                  issued_at=float(iat) if isinstance(iat, (int, float)) else None)

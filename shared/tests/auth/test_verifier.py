@@ -43,7 +43,8 @@ def test_a_good_token_gives_the_caller(verifier, minter):
     uid = uuid.uuid4()
     caller = verifier.verify(minter.mint(uid, ["admin", "customer"], email="a@b.org"))
     assert caller == Caller(user_id=uid, roles=frozenset({"admin", "customer"}), email="a@b.org",
-                            token_id=caller.token_id)
+                            token_id=caller.token_id, issued_at=caller.issued_at)
+    assert caller.issued_at is not None and abs(caller.issued_at - time.time()) < 60
     assert caller.is_admin and caller.has_role("customer")
 
 
