@@ -113,7 +113,7 @@ def _page_statement(q: bool, min_price: bool, max_price: bool, after: bool) -> S
     c = products.c
     stmt = select(Product).where(c.deleted_at.is_(None))
     if q:  # case-insensitive substring, %, _ and / in the text taken literally
-        pattern = bindparam("pattern")
+        pattern = bindparam("pattern", type_=c.name.type)
         stmt = stmt.where(or_(c.name.ilike(pattern, escape="/"), c.description.ilike(pattern, escape="/")))
     if min_price:
         stmt = stmt.where(c.price_cents >= bindparam("min_price"))
