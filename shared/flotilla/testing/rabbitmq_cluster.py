@@ -24,6 +24,7 @@ QUEUES = Path("/usr/lib/rabbitmq/bin/rabbitmq-queues")
 
 
 class ClusterNode(RabbitMQServer):
+    _proc: subprocess.Popen[bytes] | None
     def __init__(self, root: Path, home: Path, epmd_port: int, index: int) -> None:
         super().__init__(root=root)
         self._own_root = False
