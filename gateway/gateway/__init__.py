@@ -23,7 +23,7 @@ from flotilla.auth import KeySource
 from flotilla.discovery import Discovery
 from flotilla.http import BreakerRegistry, CallPolicy, RetryBudget, ServiceClient, handlers, make_http_client
 from flotilla.settings import load_settings
-from gateway import authn, compose, docs, edge, limits, proxy, routes, upstreams
+from gateway import authn, compose, docs, edge, limits, proxy, routes, state, upstreams
 from gateway.config import GatewaySettings
 from gateway.headers import add_security_headers
 
@@ -46,9 +46,9 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
     discovery = discovery or discovery_backends.from_settings()
     app = create_service_app("gateway", settings, title="Flotilla gateway")
     proxies.install(app, settings.trusted_proxy_addresses, settings.trusted_proxies, forwarded_host=True)
-    app.extensions["gateway_discovery"] = discovery
-    app.extensions["gateway_clients"] = build_clients(settings, discovery)
-    app.extensions["gateway_pool"] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway")
+    state.install(app, state.Gateway(
+        discovery=discovery, clients=build_clients(settings, discovery),
+        pool=ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway")))
     handlers.init_app(app, timeout_status=504)
     allowed_hosts = [h.lower() for h in settings.csv(settings.allowed_hosts)]
 

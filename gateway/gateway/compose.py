@@ -13,11 +13,12 @@ import uuid
 from concurrent.futures import Executor, wait
 from typing import Any
 
-from flask import Flask, Response, current_app, json, request
+from flask import Flask, Response, json, request
 
 from flotilla.http import UpstreamError
 from gateway import proxy
 from gateway.routes import match
+from gateway.state import gateway_of
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def expand_products(order: dict[str, Any], headers: dict[str, str]) -> dict[str,
     ids = list(dict.fromkeys(pid for i in items if isinstance(i, dict)
                              and (pid := _as_uuid(i.get("product_id")))))[:MAX_PRODUCTS]
     timeout = proxy.settings().route_timeouts.get("products", 3.0)
-    pool: Executor = current_app.extensions["gateway_pool"]
+    pool: Executor = gateway_of().pool
     futures = {pid: pool.submit(contextvars.copy_context().run, _fetch_product, pid, headers, timeout)
                for pid in ids}
     wait(list(futures.values()), timeout=timeout + 0.5)

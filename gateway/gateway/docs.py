@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import flask_swagger_ui
-from flask import Flask, Response, current_app, jsonify, redirect, send_from_directory
+from flask import Flask, Response, jsonify, redirect, send_from_directory
 
 from flotilla.http import UpstreamError
 from flotilla.problems import Problem
 from gateway import proxy, routes
+from gateway.state import gateway_of
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class MergedDocument:
         with self._lock:
             if self._cached and time.monotonic() - self._cached[0] < self.cache_seconds:
                 return self._cached[1]
-        pool: Executor = current_app.extensions["gateway_pool"]
+        pool: Executor = gateway_of().pool
         futures = {s: pool.submit(contextvars.copy_context().run, proxy.client(s).get_json,
                                   "/openapi.json", timeout=2.0)
                    for s in routes.services()}

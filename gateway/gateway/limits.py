@@ -16,6 +16,7 @@ from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RequestLimit
 from prometheus_client import CollectorRegistry, Counter
 
+from flotilla import metrics as kit_metrics
 from gateway import memory_storage  # noqa: F401 (registers flotilla-memory://)
 from gateway.config import GatewaySettings
 from gateway.routes import PUBLIC_PREFIX, STRICT_PATHS
@@ -51,7 +52,7 @@ def init_app(app: Flask, settings: GatewaySettings) -> Limiter:
                       strategy=settings.rate_limit_strategy, key_prefix="flotilla-gateway",
                       headers_enabled=False, swallow_errors=False, on_breach=_breached)
     app.extensions["gateway_limiter"] = limiter
-    app.extensions["flotilla_metrics"].registry.register(rate_limited)
+    kit_metrics.registry_of(app).register(rate_limited)
 
     @app.after_request
     def _rate_limit_headers(response: Response) -> Response:

@@ -12,12 +12,13 @@ from flotilla.problems import Problem
 from gateway.config import GatewaySettings
 from gateway.headers import client_headers, upstream_headers
 from gateway.routes import Route, match
+from gateway.state import gateway_of
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def client(service: str) -> ServiceClient:
-    clients: dict[str, ServiceClient] = current_app.extensions["gateway_clients"]
+    clients: dict[str, ServiceClient] = gateway_of().clients
     return clients[service]
 
 

@@ -6,10 +6,11 @@ from concurrent.futures import Executor
 from typing import Any
 
 import httpx
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, jsonify
 
 from flotilla.discovery import Discovery, DiscoveryError
 from gateway import routes
+from gateway.state import gateway_of
 
 
 def _probe(http: httpx.Client, url: str) -> str:
@@ -21,9 +22,9 @@ def _probe(http: httpx.Client, url: str) -> str:
 
 
 def report() -> tuple[dict[str, Any], bool]:
-    discovery: Discovery = current_app.extensions["gateway_discovery"]
-    clients = current_app.extensions["gateway_clients"]
-    pool: Executor = current_app.extensions["gateway_pool"]
+    discovery: Discovery = gateway_of().discovery
+    clients = gateway_of().clients
+    pool: Executor = gateway_of().pool
     out: dict[str, Any] = {}
     healthy = True
     for service in routes.services():

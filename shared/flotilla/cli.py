@@ -8,6 +8,7 @@ import click
 from flask import current_app
 
 from flotilla import migrations
+from flotilla.app import current_database
 
 
 def migrate_command(script_location: Path) -> click.Command:
@@ -17,7 +18,7 @@ def migrate_command(script_location: Path) -> click.Command:
     @click.argument("revision", default="head")
     def migrate(revision: str) -> None:
         """Apply this service's Alembic migrations."""
-        url = current_app.extensions["flotilla_db"].url
+        url = current_database().url
         migrations.upgrade(script_location, url, revision)
         click.echo(f"{current_app.name}: database at {revision}")
 

@@ -28,3 +28,9 @@ def init_app(app: Flask, service: str) -> PrometheusMetrics:
         metrics.registry.register(collector)
     app.extensions["flotilla_metrics"] = metrics
     return metrics
+
+
+def registry_of(app: Flask) -> CollectorRegistry:
+    """The app's metrics registry (where a component registers its own collectors)."""
+    metrics: PrometheusMetrics = app.extensions["flotilla_metrics"]
+    return metrics.registry

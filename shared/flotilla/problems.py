@@ -124,9 +124,6 @@ def init_app(app: Flask, exceptions: Mapping[type[Exception], int] | None = None
                 return problem_response(Problem(status, str(exc), title=HTTPStatus(status).phrase,
                                                 slug=_slug(exc_type.__name__)))
         log.exception("unhandled error")
-        teardown = app.extensions.get("flotilla_on_error")
-        if teardown:
-            teardown()
         return problem_response(Problem(500, "An unexpected error occurred; it has been logged."))
 
 

@@ -8,6 +8,7 @@ from flask_openapi3 import OpenAPI
 from sqlalchemy.orm.exc import StaleDataError
 
 from flotilla import auth
+from flotilla import metrics as kit_metrics
 from flotilla.app import create_service_app, init_database
 from flotilla.http import handlers as upstream_errors
 from flotilla.settings import load_settings
@@ -41,6 +42,6 @@ def create_app(settings: OrdersSettings | None = None, *, key_source: auth.KeySo
     auth.init_app(app, settings, key_source)
     upstream_errors.init_app(app)
     app.register_api(api.bp)
-    metrics.register_into(app.extensions["flotilla_metrics"].registry)
+    metrics.register_into(kit_metrics.registry_of(app))
     cli.init_app(app, MIGRATIONS)
     return app
