@@ -129,3 +129,14 @@ def test_readme_walk(tmp_path: Path) -> None:
                 continue
         log.close()
         print((tmp_path / "run.log").read_text()[-3000:], file=sys.stderr)
+
+
+def test_flask_app_users_migrate_on_a_fresh_database(tmp_path: Path) -> None:
+    """App creation under the Flask CLI touches no table before `migrate` made them."""
+    env = {**os.environ, "USERS_DATABASE_URL": f"sqlite:///{tmp_path}/users.db",
+           "FLOTILLA_ADMIN_EMAIL": "admin@example.org", "FLOTILLA_ADMIN_PASSWORD": "a long password"}
+    flask = ROOT / ".venv/bin/flask"
+    done = subprocess.run([str(flask), "--app", "users", "migrate"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "database at head" in done.stdout

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import http.server
+import io
+import logging
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pythonjsonlogger.json import JsonFormatter
 
 from flotilla import runner
 from flotilla.events.settings import DEFAULT_AMQP_URL, EventSettings
+from flotilla.logs import configure_logging
 from flotilla.testing import free_port
 
 
@@ -73,3 +78,28 @@ def test_cli_broker_from_run_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert EventSettings().amqp_url.endswith(":5999/%2F")
     monkeypatch.setenv("AMQP_URL", "amqp://given/%2F")
     assert EventSettings().amqp_url == "amqp://given/%2F"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_log_format_follows_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        monkeypatch.delenv("LOG_FORMAT", raising=False)
+        monkeypatch.setattr(sys, "stderr", _Terminal())
+        configure_logging("INFO", "json")
+        assert not isinstance(root.handlers[0].formatter, JsonFormatter)
+        monkeypatch.setenv("LOG_FORMAT", "json")
+        configure_logging("INFO", "json")
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+        monkeypatch.delenv("LOG_FORMAT")
+        monkeypatch.setattr(sys, "stderr", io.StringIO())
+        configure_logging("INFO", "json")
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
