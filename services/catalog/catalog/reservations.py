@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import (
     CheckConstraint,
@@ -80,64 +82,105 @@ class Decision:
     refusals: list[Refusal]
 
 
-def _status(session: Session, order_id: uuid.UUID) -> str | None:
-    stmt = select(reservations.c.status).where(reservations.c.order_id == order_id).with_for_update()
-    return session.execute(stmt).scalar_one_or_none()
+class ReservationStore(Protocol):
+    """What the reservation rules read and write; :class:`SqlReservations` in production,
+    an in-memory one in the unit tests."""
+
+    def status(self, order_id: uuid.UUID) -> str | None: ...
+    def record(self, order_id: uuid.UUID, status: str, reason: str | None = None) -> None: ...
+    def product(self, product_id: uuid.UUID, *, withdrawn_too: bool = False) -> Product | None: ...
+    def hold(self, order_id: uuid.UUID, lines: Sequence[Line]) -> None: ...
+    def held(self, order_id: uuid.UUID) -> list[Line]: ...
+    def released(self, order_id: uuid.UUID) -> None: ...
+    def movement(self, kind: str, order_id: uuid.UUID) -> AbstractContextManager[None]: ...
 
 
-def _record(session: Session, order_id: uuid.UUID, status: str, reason: str | None = None) -> None:
-    now = utcnow()
-    session.execute(insert(reservations).values(order_id=order_id, status=status, reason=reason,
-                                                created_at=now, updated_at=now))
+class SqlReservations:
+    """The store on the consumer's transaction (rows locked ``FOR UPDATE``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.products = ProductRepository(session)
+
+    def status(self, order_id: uuid.UUID) -> str | None:
+        stmt = select(reservations.c.status).where(reservations.c.order_id == order_id).with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def record(self, order_id: uuid.UUID, status: str, reason: str | None = None) -> None:
+        now = utcnow()
+        self.session.execute(insert(reservations).values(order_id=order_id, status=status, reason=reason,
+                                                         created_at=now, updated_at=now))
+
+    def product(self, product_id: uuid.UUID, *, withdrawn_too: bool = False) -> Product | None:
+        if not withdrawn_too:
+            return self.products.get(product_id, for_update=True)
+        stmt = select(Product).where(products.c.id == product_id).with_for_update()
+        return self.session.scalars(stmt).one()
+
+    def hold(self, order_id: uuid.UUID, lines: Sequence[Line]) -> None:
+        self.session.execute(insert(reservation_lines), [
+            {"order_id": order_id, "product_id": li.product_id, "quantity": li.quantity} for li in lines])
+
+    def held(self, order_id: uuid.UUID) -> list[Line]:
+        return [Line(r.product_id, r.quantity) for r in self.session.execute(
+            select(reservation_lines.c.product_id, reservation_lines.c.quantity)
+            .where(reservation_lines.c.order_id == order_id).order_by(reservation_lines.c.product_id))]
+
+    def released(self, order_id: uuid.UUID) -> None:
+        self.session.execute(update(reservations).where(reservations.c.order_id == order_id)
+                             .values(status=RELEASED, updated_at=utcnow()))
+
+    def movement(self, kind: str, order_id: uuid.UUID) -> AbstractContextManager[None]:
+        return movement(self.session, kind, order_id)
 
 
-def reserve(session: Session, order_id: uuid.UUID, lines: Sequence[Line]) -> Decision | None:
+def _store(where: Session | ReservationStore) -> ReservationStore:
+    return SqlReservations(where) if isinstance(where, Session) else where
+
+
+def reserve(where: Session | ReservationStore, order_id: uuid.UUID, lines: Sequence[Line]) -> Decision | None:
     """Hold every line or none. Products are locked in id order (no deadlocks between orders)."""
-    if _status(session, order_id) is not None:
+    store = _store(where)
+    if store.status(order_id) is not None:
         return None
-    repo = ProductRepository(session)
     ordered = sorted(lines, key=lambda li: li.product_id)
-    products: dict[uuid.UUID, Product | None] = {li.product_id: repo.get(li.product_id, for_update=True)
-                                                 for li in ordered}
+    found: dict[uuid.UUID, Product | None] = {li.product_id: store.product(li.product_id) for li in ordered}
     refusals = []
     for li in lines:
-        product = products[li.product_id]
+        product = found[li.product_id]
         if product is None:
             refusals.append(Refusal(li.product_id, "unknown or withdrawn product"))
         elif product.stock < li.quantity:
             refusals.append(Refusal(li.product_id, f"insufficient stock: {li.quantity} requested, "
                                                    f"{product.stock} available"))
     if refusals:
-        _record(session, order_id, REJECTED, "; ".join(f"{r.product_id}: {r.reason}" for r in refusals))
+        store.record(order_id, REJECTED, "; ".join(f"{r.product_id}: {r.reason}" for r in refusals))
         return Decision(False, list(lines), refusals)
-    _record(session, order_id, RESERVED)
-    with movement(session, "reserve", order_id):
+    store.record(order_id, RESERVED)
+    with store.movement("reserve", order_id):
         for li in ordered:
-            product = products[li.product_id]
+            product = found[li.product_id]
             assert product is not None
             product.adjust_stock(-li.quantity)
-    session.execute(insert(reservation_lines), [
-        {"order_id": order_id, "product_id": li.product_id, "quantity": li.quantity} for li in ordered])
+    store.hold(order_id, ordered)
     return Decision(True, list(lines), [])
 
 
-def release(session: Session, order_id: uuid.UUID) -> list[Line] | None:
+def release(where: Session | ReservationStore, order_id: uuid.UUID) -> list[Line] | None:
     """Give back what the order holds; the lines released, or ``None`` when nothing was held."""
-    status = _status(session, order_id)
+    store = _store(where)
+    status = store.status(order_id)
     if status is None:
-        _record(session, order_id, VOID, "cancelled before it was seen placed")
+        store.record(order_id, VOID, "cancelled before it was seen placed")
         return None
     if status != RESERVED:
         return None
-    held = [Line(r.product_id, r.quantity) for r in session.execute(
-        select(reservation_lines.c.product_id, reservation_lines.c.quantity)
-        .where(reservation_lines.c.order_id == order_id).order_by(reservation_lines.c.product_id))]
-    with movement(session, "release", order_id):
+    held = store.held(order_id)
+    with store.movement("release", order_id):
         for li in held:
             # A withdrawn product's units still come back: the audit counts them.
-            stmt = select(Product).where(products.c.id == li.product_id).with_for_update()
-            product = session.scalars(stmt).one()
+            product = store.product(li.product_id, withdrawn_too=True)
+            assert product is not None
             product.adjust_stock(li.quantity)
-    session.execute(update(reservations).where(reservations.c.order_id == order_id)
-                    .values(status=RELEASED, updated_at=utcnow()))
+    store.released(order_id)
     return held
