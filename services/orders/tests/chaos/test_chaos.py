@@ -265,3 +265,55 @@ def test_killing_the_node_leading_the_queues_mid_burst_of_a_three_node_cluster(m
         if platform is not None:
             platform.close()
         cluster.close()
+
+
+@pytest.mark.chaos
+def test_postgresql_restarted_under_load(rabbitmq_server, minter, tmp_path, record):
+    """The database away for ~3 s while orders come in: clean 503 problems, never a 500; when it
+    is back the same processes (APIs and workers) serve again and every accepted order is final."""
+    from flotilla.testing.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    platform: Platform | None = None
+    try:
+        dbs = tuple(server.create_database(name) for name in ("catalog", "orders", "users"))
+        platform = Platform(rabbitmq_server.url, *dbs, minter, tmp_path).start_workers()
+        pid = platform.product(stock=200)
+        _, headers = platform.customer()
+        pg_ctl = str(server.bindir / "pg_ctl")
+        accepted = [platform.place(headers, [(pid, 1)]) for _ in range(10)]
+        server._run(pg_ctl, "-D", str(server.datadir), "-m", "fast", "-w", "stop")
+        started = time.monotonic()
+        during = []
+        while time.monotonic() - started < 3:
+            during.append(platform.place(headers, [(pid, 1)]))
+            time.sleep(0.1)
+        server._run(pg_ctl, "-D", str(server.datadir), "-o",
+                    f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                    "-l", str(server.root / "server.log"), "-w", "-t", "60", "start")
+        retried: list[requests.Response] = []
+        accepted += [_place_until_final(platform, headers, pid, 30, retried) for _ in range(10)]
+        recovery = time.monotonic() - started
+        accepted += [r for r in during if r.status_code == 202]
+        ids = [r.json()["id"] for r in accepted if r.status_code == 202]
+        statuses = platform.wait_none_pending(ids, timeout=60)
+        codes = sorted({r.status_code for r in during + retried})
+        row = record(scenario="PostgreSQL stopped ~3 s under load, started again",
+                     placed=len(accepted), confirmed=statuses.get("confirmed", 0),
+                     lost=len(ids) - sum(statuses.values()),
+                     applied_twice=platform.double_reservations(),
+                     refused_503=sum(r.status_code == 503 for r in during + retried),
+                     recovery_s=round(recovery, 2))
+        print(f"\npostgresql restart: statuses while down {codes}, {len(during)} requests")
+        refused = [r for r in during + retried if r.status_code != 202]
+        assert all(r.status_code == 503 for r in refused), codes
+        assert all(r.headers["Content-Type"].startswith("application/problem+json") for r in refused)
+        assert all(r.status_code == 202 for r in accepted)
+        assert statuses == {"confirmed": len(ids)} and platform.double_reservations() == 0
+        for worker in (platform.catalog_worker, platform.orders_worker):
+            assert worker.proc is not None and worker.proc.poll() is None  # not restarted
+        row.holds = "yes"
+    finally:
+        if platform is not None:
+            platform.close()
+        server.stop()
