@@ -87,6 +87,19 @@ def jwks() -> Response:
     return response
 
 
+@auth_bp.get("/revocations.json")
+def revocations() -> Response:
+    """Accounts erased within an access token's lifetime (``user_id``, ``not_before`` epoch
+    seconds): every process that verifies tokens polls this each second, with ``If-None-Match``."""
+    settings = current_app.extensions["users_settings"]
+    body = service.revocations(current_database(), settings.jwt_access_ttl + settings.jwt_leeway)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    response.make_conditional(request)
+    return response
+
+
 @users_bp.get("/me", responses={200: UserOut, 404: ProblemModel})
 @require_user
 def get_me() -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import JSON, Column, ForeignKey, MetaData, String, Table, Text, Uuid, select, text, update
 from sqlalchemy.orm import Session, registry
@@ -80,6 +81,12 @@ class UserRepository:
     def by_email(self, email: str) -> User | None:
         stmt = select(User).where(users.c.email == email, users.c.deleted_at.is_(None))
         return self.session.scalars(stmt).one_or_none()
+
+    def deleted_since(self, since: datetime) -> list[tuple[uuid.UUID, datetime]]:
+        """``(id, deleted_at)`` of accounts erased at or after ``since``."""
+        c = users.c
+        stmt = select(c.id, c.deleted_at).where(c.deleted_at >= since).order_by(c.deleted_at, c.id)
+        return [(row.id, row.deleted_at) for row in self.session.execute(stmt)]
 
     def page(self, limit: int, after: uuid.UUID | None) -> list[User]:
         stmt = select(User).where(users.c.deleted_at.is_(None))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from flotilla.auth import Caller
-from flotilla.db import Database
+from flotilla.db import Database, utcnow
 from users import metrics
 from users.events import UserDeleted, UserRegistered
 from users.model import ADMIN, EmailTaken, NotAllowed, User, UserNotFound, normalise_email
@@ -131,6 +132,14 @@ def ensure_signing_key(db: Database) -> None:
         if uow.signing_keys.published():
             return
     rotate_keys(db, only_if_none=True)
+
+
+def revocations(db: Database, horizon_s: float) -> dict[str, Any]:
+    """Identities revoked recently enough that one of their access tokens may still be alive."""
+    since = utcnow() - timedelta(seconds=horizon_s)
+    with UnitOfWork(db) as uow:
+        rows = uow.users.deleted_since(since)
+    return {"users": [{"user_id": str(uid), "not_before": at.timestamp()} for uid, at in rows]}
 
 
 def jwks(db: Database) -> dict[str, Any]:

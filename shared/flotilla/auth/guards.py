@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from flotilla.auth import revocation
 from flotilla.auth.keys import JwksHttpKeySource, KeySource, KeySourceUnavailable
 from flotilla.auth.revocation import EXTENSION as REVOCATION_EXTENSION
 from flotilla.auth.settings import AuthSettings
@@ -46,6 +47,10 @@ def init_app(app: Flask, settings: AuthSettings, key_source: KeySource | None = 
     verifier = TokenVerifier(source, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                              leeway=settings.jwt_leeway)
     app.extensions["flotilla_auth"] = verifier
+    if key_source is None and settings.jwt_revocations_interval > 0:
+        # Tokens come from users over HTTP: so does the list of revoked identities.
+        revocation.install_poller(app, settings.jwt_revocations_url or revocation.revocations_url(
+            settings.jwt_jwks_url), settings.jwt_revocations_interval)
 
     @app.before_request
     def _check_guarded_view() -> None:

@@ -12,14 +12,21 @@ the identities (users) passes a check reading its own database instead.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 
 from flask import Flask
 
 from flotilla.auth.tokens import Caller
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "flotilla_revocation"
 RevocationCheck = Callable[[Caller], bool]
@@ -76,3 +83,82 @@ class RevocationList:
 def install(app: Flask, check: RevocationCheck) -> None:
     """Refuse (401) callers for whom ``check`` answers ``True``, after their token is verified."""
     app.extensions[EXTENSION] = check
+
+
+class RevocationPoller:
+    """Keeps a :class:`RevocationList` in step with users' ``/auth/revocations.json``.
+
+    One daemon thread per process (started on the process's first request, so each gunicorn
+    worker forked from a preloaded master has its own), asking every ``interval`` seconds with
+    ``If-None-Match``: an unchanged list is a 304 of a few bytes. When users cannot be reached
+    the list keeps what it had and the poller tries again at the next tick.
+    """
+
+    def __init__(self, url: str, revocations: RevocationList, *, interval: float = 1.0,
+                 timeout: float = 1.0) -> None:
+        self.url, self.revocations, self.interval, self.timeout = url, revocations, interval, timeout
+        self._etag: str | None = None
+        self._started_in: int | None = None
+        self._lock = threading.Lock()
+        self.polls = 0
+
+    def poll_once(self) -> bool:
+        """Fetch once; ``True`` when the list changed."""
+        headers = {"Accept": "application/json"}
+        if self._etag:
+            headers["If-None-Match"] = self._etag
+        request = urllib.request.Request(self.url, headers=headers)  # noqa: S310
+        self.polls += 1
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                body = json.loads(response.read())
+                self._etag = response.headers.get("ETag")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 304:
+                return False
+            raise
+        for entry in body.get("users", []):
+            self.revocations.revoke_user(uuid.UUID(entry["user_id"]), float(entry["not_before"]))
+        for token_id in body.get("tokens", []):
+            self.revocations.revoke_token(str(token_id))
+        self.revocations.prune()
+        return True
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.poll_once()
+            except Exception as exc:
+                log.debug("revocations not fetched from %s: %s", self.url, exc)
+            time.sleep(self.interval)
+
+    def ensure_started(self) -> None:
+        """Start this process's polling thread unless it runs already (fork-safe)."""
+        pid = os.getpid()
+        if self._started_in == pid:
+            return
+        with self._lock:
+            if self._started_in == pid:
+                return
+            try:
+                self.poll_once()  # primed before the first request is answered
+            except Exception as exc:
+                log.warning("revocations not primed from %s: %s", self.url, exc)
+            threading.Thread(target=self.run, name="revocations", daemon=True).start()
+            self._started_in = pid
+
+
+def revocations_url(jwks_url: str) -> str:
+    """users' revocation list beside its JWKS (``.../auth/jwks.json`` -> ``.../auth/revocations.json``)."""
+    base, _, _ = jwks_url.rpartition("/")
+    return f"{base}/revocations.json"
+
+
+def install_poller(app: Flask, url: str, interval: float = 1.0) -> RevocationPoller:
+    """Check callers against a list polled from ``url``; the thread starts on the first request."""
+    revocations = RevocationList()
+    poller = RevocationPoller(url, revocations, interval=interval)
+    install(app, revocations.is_revoked)
+    app.extensions["flotilla_revocation_poller"] = poller
+    app.before_request(poller.ensure_started)
+    return poller

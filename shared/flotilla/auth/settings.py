@@ -25,3 +25,7 @@ class AuthSettings(KitSettings):
     #: At most one re-fetch per this many seconds for tokens naming an unknown ``kid``.
     jwt_jwks_refetch_interval: float = Field(5.0, ge=0, validation_alias="JWT_JWKS_REFETCH_INTERVAL")
     jwt_jwks_timeout: float = Field(2.0, gt=0, validation_alias="JWT_JWKS_TIMEOUT")
+    #: users' list of revoked identities (default: beside the JWKS), polled this often by each
+    #: process that verifies tokens with keys fetched over HTTP (0: never).
+    jwt_revocations_url: str = Field("", validation_alias="JWT_REVOCATIONS_URL")
+    jwt_revocations_interval: float = Field(1.0, ge=0, le=60, validation_alias="JWT_REVOCATIONS_INTERVAL")
