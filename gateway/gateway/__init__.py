@@ -36,7 +36,7 @@ def build_clients(settings: GatewaySettings, discovery: Discovery) -> dict[str, 
     breakers = BreakerRegistry(settings.breaker_failures, settings.breaker_reset_seconds)
     return {service: ServiceClient(service, discovery, policy=CallPolicy(timeout=5.0, attempts=3),
                                    breakers=breakers, budget=RetryBudget(settings.retry_ratio),
-                                   http=http, forward_auth=False)
+                                   http=http)
             for service in routes.services()}
 
 

@@ -58,16 +58,14 @@ class CatalogClient:
         Raises ``UpstreamUnavailable`` when catalog cannot answer for every one of them.
         """
         # Each lookup runs in a copy of this context: the request id goes with it.
-        headers = {"Authorization": authorization} if authorization else None
-        futures = [self._pool.submit(contextvars.copy_context().run, self._product, pid, headers)
+        futures = [self._pool.submit(contextvars.copy_context().run, self._product, pid, authorization)
                    for pid in ids]
         found = [f.result() for f in futures]
         return {p.id: p for p in found if p is not None}
 
-    def _product(self, product_id: uuid.UUID,
-                 headers: dict[str, str] | None = None) -> ProductInfo | None:
+    def _product(self, product_id: uuid.UUID, authorization: str | None = None) -> ProductInfo | None:
         try:
-            body = self.http.get_json(f"/products/{product_id}", headers=headers)
+            body = self.http.get_json(f"/products/{product_id}", token=authorization)
         except UpstreamNotFound:
             return None
         except UpstreamStatusError as exc:  # a 4xx we do not expect: catalog and we disagree

@@ -64,23 +64,16 @@ def make_http_client(max_connections: int = 100, keepalive: int = 20,
     return tracing.instrument_httpx(httpx.Client(limits=limits, follow_redirects=False, trust_env=False))
 
 
-def _incoming_authorization() -> str | None:
-    from flask import has_request_context, request
-
-    return request.headers.get("Authorization") if has_request_context() else None
-
-
 class ServiceClient:
     def __init__(self, service: str, discovery: Discovery, *, policy: CallPolicy | None = None,
                  breakers: BreakerRegistry | None = None, budget: RetryBudget | None = None,
-                 http: httpx.Client | None = None, forward_auth: bool = True) -> None:
+                 http: httpx.Client | None = None) -> None:
         self.service = service
         self.discovery = discovery
         self.policy = policy or CallPolicy()
         self.breakers = breakers or BreakerRegistry()
         self.budget = budget or RetryBudget()
         self.http = http or make_http_client()
-        self.forward_auth = forward_auth
         self._turn = itertools.count()
         if self.breakers.on_change is None:  # a registry shared by several clients is wired once
             self.breakers.on_change = lambda key, old, new: metrics.breaker_changed(key, old, new)
@@ -91,16 +84,14 @@ class ServiceClient:
         metrics.retry(self.service, spent)
         return spent
 
-    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _headers(self, extra: Mapping[str, str] | None, token: str | None) -> dict[str, str]:
         headers = dict(extra or {})
         lowered = {k.lower() for k in headers}
         rid = current_request_id()
         if rid and "x-request-id" not in lowered:
             headers["X-Request-ID"] = rid
-        if self.forward_auth and "authorization" not in lowered:
-            auth = _incoming_authorization()
-            if auth:
-                headers["Authorization"] = auth
+        if token and "authorization" not in lowered:  # the caller's, passed on explicitly
+            headers["Authorization"] = token
         return headers
 
     def _candidates(self) -> list[Instance]:
@@ -124,14 +115,16 @@ class ServiceClient:
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
                 content: bytes | None = None, headers: Mapping[str, str] | None = None,
-                timeout: float | None = None, idempotent: bool | None = None) -> httpx.Response:
+                timeout: float | None = None, idempotent: bool | None = None,
+                token: str | None = None) -> httpx.Response:
         """Call the service; any answer below 500 is returned, as is a 5xx when retries are spent.
+        ``token``: an ``Authorization`` value to send (the client never reads the current request).
         Raises ``UpstreamTimeout``, ``CircuitOpen`` or ``UpstreamUnavailable`` when no answer came."""
         method = method.upper()
         may_retry = method in IDEMPOTENT if idempotent is None else idempotent
         deadline = time.monotonic() + (timeout or self.policy.timeout)
         order = self._candidates()
-        sent_headers = self._headers(headers)
+        sent_headers = self._headers(headers, token)
         self.budget.deposit()
         tried: set[str] = set()
         reconnected = False

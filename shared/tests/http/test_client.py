@@ -27,17 +27,19 @@ def client_for(*urls: str, **kwargs) -> ServiceClient:
     return ServiceClient("svc", StaticDiscovery({"svc": list(urls)}), **kwargs)
 
 
-def test_passes_request_id_and_the_callers_authorization(upstream):
+def test_passes_request_id_and_the_token_it_is_given(upstream):
     app = Flask("caller")
     client = client_for(upstream.url)
-    with app.test_request_context(headers={"Authorization": "Bearer abc"}):
+    with app.test_request_context(headers={"Authorization": "Bearer from-the-request"}):
         token = set_request_id("rid-123")
         try:
-            body = client.get_json("/echo/x")
+            body = client.get_json("/echo/x", token="Bearer abc")
+            unauthenticated = client.get_json("/echo/x")
         finally:
             reset_request_id(token)
     assert body["headers"]["X-Request-Id"] == "rid-123"
     assert body["headers"]["Authorization"] == "Bearer abc"
+    assert "Authorization" not in unauthenticated["headers"]  # never read from the current request
 
 
 def test_a_slow_upstream_times_out_within_the_timeout(upstream):
