@@ -69,6 +69,14 @@ order_lines = Table(
     CheckConstraint("quantity > 0", name="ck_order_lines_quantity_positive"),
 )
 
+#: Customers whose ``user.deleted`` was handled: an order of theirs that slipped in after it
+#: (its token verified before the revocation reached orders) is cancelled by the sweeper.
+erased_customers = Table(
+    "erased_customers", metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("erased_at", UTCDateTime, nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
@@ -122,13 +130,31 @@ class OrderRepository:
                                   c.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]))
         return list(self.session.scalars(stmt))
 
+    def remember_erased(self, user_id: uuid.UUID, erased_at: datetime) -> None:
+        known = self.session.execute(select(erased_customers.c.user_id)
+                                     .where(erased_customers.c.user_id == user_id)).first()
+        if known is None:
+            self.session.execute(erased_customers.insert().values(user_id=user_id, erased_at=erased_at))
+
+    def live_ids_of_erased(self, limit: int) -> list[uuid.UUID]:
+        """Live orders of customers already erased (placed after their ``user.deleted``)."""
+        c = orders.c
+        stmt = (select(c.id).join(erased_customers, erased_customers.c.user_id == c.user_id)
+                .where(c.status.in_([OrderStatus.PENDING, OrderStatus.CONFIRMED]))
+                .order_by(c.created_at).limit(limit))
+        return list(self.session.scalars(stmt))
+
+    def forget_erased_before(self, cutoff: datetime) -> int:
+        result = self.session.execute(erased_customers.delete().where(erased_customers.c.erased_at < cutoff))
+        return int(result.rowcount or 0)
+
     def forget_idempotency_keys_before(self, cutoff: datetime, limit: int) -> int:
         """Purge (set to NULL) up to ``limit`` idempotency keys of orders placed before ``cutoff``."""
         c = orders.c
         ids = (select(c.id).where(c.idempotency_key.is_not(None), c.created_at < cutoff)
                .order_by(c.created_at).limit(limit))
         result = self.session.execute(update(orders).where(c.id.in_(ids)).values(idempotency_key=None))
-        return int(result.rowcount or 0)
+        return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE's result is a CursorResult
 
     def pending_ids_before(self, cutoff: datetime, limit: int) -> list[uuid.UUID]:
         c = orders.c
