@@ -17,6 +17,7 @@ from orders.model import Order
 class FakeOrders:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Order] = {}
+        self.erased: dict[uuid.UUID, datetime] = {}
 
     def add(self, order: Order) -> None:
         if any(o.user_id == order.user_id and o.idempotency_key == order.idempotency_key
@@ -38,6 +39,12 @@ class FakeOrders:
         if after is not None:
             rows = [o for o in rows if (o.created_at, o.id) > after]
         return rows[:limit]
+
+    def remember_erased(self, user_id: uuid.UUID, erased_at: datetime) -> None:
+        self.erased.setdefault(user_id, erased_at)
+
+    def live_ids_of_erased(self, limit: int) -> list[uuid.UUID]:
+        return [o.id for o in self.rows.values() if o.user_id in self.erased and o.is_live][:limit]
 
     def live_ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
         return [o.id for o in self.rows.values() if o.user_id == user_id and o.is_live]
