@@ -146,7 +146,7 @@ class OrderRepository:
 
     def forget_erased_before(self, cutoff: datetime) -> int:
         result = self.session.execute(erased_customers.delete().where(erased_customers.c.erased_at < cutoff))
-        return int(result.rowcount or 0)
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def forget_idempotency_keys_before(self, cutoff: datetime, limit: int) -> int:
         """Purge (set to NULL) up to ``limit`` idempotency keys of orders placed before ``cutoff``."""

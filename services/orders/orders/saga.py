@@ -18,6 +18,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from flotilla.db import utcnow
 from flotilla.events import Envelope
 from orders import metrics
 from orders.events import OrderCancelled, StockRejected, StockReserved, UserDeleted, registry
@@ -56,6 +57,7 @@ def stock_rejected(uow: UnitOfWork, event: StockRejected) -> None:
 
 
 def user_deleted(uow: UnitOfWork, event: UserDeleted) -> None:
+    uow.orders.remember_erased(event.user_id, utcnow())  # for orders that slip in later
     for order_id in uow.orders.live_ids_of_user(event.user_id):
         order = _locked(uow, order_id)
         if order is not None and order.is_live:

@@ -41,6 +41,23 @@ def purge_idempotency_keys(db: Database, window_s: float, batch: int = 1000) -> 
         return uow.orders.forget_idempotency_keys_before(utcnow() - timedelta(seconds=window_s), batch)
 
 
+ERASED_REASON = "the customer's account was deleted"
+
+
+def cancel_orders_of_erased(db: Database, batch: int = 100, keep_s: float = 3600.0) -> int:
+    """Cancel live orders of customers erased already (they slipped in while the revocation
+    travelled); forget erasures older than ``keep_s``. Returns how many orders were cancelled."""
+    cancelled = 0
+    with UnitOfWork(db, write=True) as uow:
+        for order_id in uow.orders.live_ids_of_erased(batch):
+            order = uow.orders.get(order_id, for_update=True)
+            if order is not None and order.is_live:
+                cancel(uow, order, ERASED_REASON)
+                cancelled += 1
+        uow.orders.forget_erased_before(utcnow() - timedelta(seconds=keep_s))
+    return cancelled
+
+
 class Sweeper:
     def __init__(self, db: Database, timeout_s: float, interval_s: float, batch: int = 100,
                  on_cancel: Callable[[int], None] | None = None,
@@ -61,6 +78,7 @@ class Sweeper:
                     log.info("sweeper: cancelled %d order(s) pending for over %gs", n, self.timeout_s)
                     if stop.is_set() or n < self.batch:
                         break
+                self.cancelled += cancel_orders_of_erased(self.db, self.batch)
                 if self.idempotency_window_s is not None:
                     while (n := purge_idempotency_keys(self.db, self.idempotency_window_s)) > 0:
                         log.info("sweeper: purged %d idempotency key(s) older than %gs",

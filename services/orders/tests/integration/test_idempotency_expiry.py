@@ -82,3 +82,4 @@ def test_the_sweeper_thread_purges_expired_keys(app):
         thread.join(5)
     assert _key(app, old) is None
     assert _key(app, fresh) == "fresh"
+
