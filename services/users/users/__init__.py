@@ -62,7 +62,7 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
         per_address=settings.login_max_failures_per_address)
     auth.init_app(app, settings, key_source=DatabaseKeySource(db))
     # users owns the identities: a token of an erased account is refused at once.
-    revocation.install(app, lambda caller: not service.user_exists(db, caller.user_id))
+    revocation.install(app, lambda caller: service.is_revoked(db, caller))
     app.extensions["users_settings"] = settings
     app.register_error_handler(LoginThrottled, _throttled)
     app.register_api(api.auth_bp)

@@ -75,7 +75,8 @@ def refresh(body: RefreshBody) -> Response:
 @require_user
 def logout(body: RefreshBody) -> Response:
     """Revoke the refresh token (and its family)."""
-    _sessions().logout(current_caller().user_id, body.refresh_token)
+    caller = current_caller()
+    _sessions().logout(caller.user_id, body.refresh_token, caller.token_id)
     return Response(status=204)
 
 

@@ -44,6 +44,14 @@ refresh_tokens = Table(
     Column("revoked_at", UTCDateTime, nullable=True),
 )
 
+#: Access tokens (``jti``) refused before they expire: the one a logout was made with.
+revoked_access_tokens = Table(
+    "revoked_access_tokens", metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 signing_keys = Table(
     "signing_keys", metadata,
     Column("kid", String(64), primary_key=True),
@@ -144,6 +152,25 @@ class SigningKeyRepository:
         return self.session.scalars(stmt).one_or_none()
 
 
+class RevokedAccessTokens:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
+        t = revoked_access_tokens.c
+        if self.session.execute(select(t.jti).where(t.jti == jti)).first() is None:
+            self.session.execute(revoked_access_tokens.insert().values(
+                jti=jti, user_id=user_id, expires_at=expires_at))
+
+    def is_revoked(self, jti: str) -> bool:
+        t = revoked_access_tokens.c
+        return self.session.execute(select(t.jti).where(t.jti == jti)).first() is not None
+
+    def live(self, now: datetime) -> list[str]:
+        t = revoked_access_tokens.c
+        return list(self.session.scalars(select(t.jti).where(t.expires_at > now)))
+
+
 class UnitOfWork(BaseUnitOfWork):
     """Users, their tokens and keys, and the outbox, in one transaction."""
 
@@ -151,6 +178,7 @@ class UnitOfWork(BaseUnitOfWork):
     refresh_tokens: RefreshTokenRepository
     signing_keys: SigningKeyRepository
     login_failures: LoginFailureRepository
+    revoked_access_tokens: RevokedAccessTokens
     outbox: Outbox
 
     def _bind(self, session: Session) -> None:
@@ -159,4 +187,5 @@ class UnitOfWork(BaseUnitOfWork):
         self.refresh_tokens = RefreshTokenRepository(session)
         self.signing_keys = SigningKeyRepository(session)
         self.login_failures = LoginFailureRepository(session, login_failures)
+        self.revoked_access_tokens = RevokedAccessTokens(session)
         self.outbox = Outbox(session, outbox, events.source)

@@ -67,10 +67,12 @@ def list_users(db: Database, limit: int, after: uuid.UUID | None = None) -> Page
     return Page(items, items[-1].id if len(rows) > limit else None)
 
 
-def user_exists(db: Database, user_id: uuid.UUID) -> bool:
-    """Whether ``user_id`` names a live (not erased) account: users' own revocation check."""
+def is_revoked(db: Database, caller: Caller) -> bool:
+    """users' own revocation check: the account is erased, or this access token was logged out."""
     with UnitOfWork(db) as uow:
-        return uow.users.get(user_id) is not None
+        if uow.users.get(caller.user_id) is None:
+            return True
+        return caller.token_id is not None and uow.revoked_access_tokens.is_revoked(caller.token_id)
 
 
 def delete_me(db: Database, caller: Caller) -> None:
@@ -139,7 +141,9 @@ def revocations(db: Database, horizon_s: float) -> dict[str, Any]:
     since = utcnow() - timedelta(seconds=horizon_s)
     with UnitOfWork(db) as uow:
         rows = uow.users.deleted_since(since)
-    return {"users": [{"user_id": str(uid), "not_before": at.timestamp()} for uid, at in rows]}
+        tokens = uow.revoked_access_tokens.live(utcnow())
+    return {"users": [{"user_id": str(uid), "not_before": at.timestamp()} for uid, at in rows],
+            "tokens": sorted(tokens)}
 
 
 def jwks(db: Database) -> dict[str, Any]:

@@ -79,12 +79,17 @@ class Sessions:
         log.warning("refresh token reused: family %s revoked", reused_family)
         raise InvalidRefreshToken()
 
-    def logout(self, user_id: uuid.UUID, secret: str) -> None:
-        """Revoke the refresh token's family, if it is the caller's; silent otherwise."""
+    def logout(self, user_id: uuid.UUID, secret: str, access_token_id: str | None = None) -> None:
+        """Revoke the refresh token's family, if it is the caller's, and the access token the
+        logout was made with (``access_token_id``, its ``jti``); silent otherwise."""
         with UnitOfWork(self.db, write=True) as uow:
             token = uow.refresh_tokens.by_hash(hash_refresh_token(secret))
             mine = token is not None and token.user_id == user_id
             if token is not None and mine:
                 uow.refresh_tokens.revoke_family(token.family_id)
+            if mine and access_token_id is not None:
+                uow.revoked_access_tokens.add(
+                    access_token_id, user_id,
+                    utcnow() + timedelta(seconds=self.issuer.access_ttl + 60))
         if mine:
             metrics.revoked("logout")

@@ -35,3 +35,24 @@ def test_the_admin_recreated_at_start_up_is_a_new_identity(settings: UsersSettin
         assert again.test_client().get("/users", headers=admin).status_code == 401
     finally:
         again.extensions["flotilla_db"].dispose()
+
+
+def test_logout_revokes_the_access_token_it_was_made_with_and_lists_it(client, login):
+    pair = login()
+    other = login(pair["user"])  # another session of the same account
+    assert client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]},
+                       headers=pair["headers"]).status_code == 204
+    assert client.get("/users/me", headers=pair["headers"]).status_code == 401
+    assert client.get("/users/me", headers=other["headers"]).status_code == 200
+    listed = client.get("/auth/revocations.json")
+    assert listed.status_code == 200
+    assert len(listed.json["tokens"]) == 1
+    assert client.get("/auth/revocations.json",
+                      headers={"If-None-Match": listed.headers["ETag"]}).status_code == 304
+
+
+def test_the_revocation_list_names_erased_accounts(client, login):
+    pair = login()
+    assert client.delete("/users/me", headers=pair["headers"]).status_code == 204
+    users = client.get("/auth/revocations.json").json["users"]
+    assert pair["user"]["id"] in {u["user_id"] for u in users}
