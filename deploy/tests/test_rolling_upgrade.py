@@ -1,0 +1,284 @@
+"""A rolling upgrade of catalog, half done: the released catalog (the code at the commit the
+compatibility baseline was taken from, deploy/compat/baseline/COMMIT) and the current one run
+side by side, API and worker both, behind the current gateway, users and orders, on one database
+per service (migrated by the *new* code: a new version migrates forward, the old one must cope)
+and one RabbitMQ. The customer's journey runs through the gateway several times and must not
+see an error, while both catalog instances and both catalog workers take part."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+import tomllib
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pika
+import pytest
+import requests
+
+from flotilla.testing import free_port, wait_for
+from flotilla.testing.processes import GunicornProcess
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE_COMMIT = ROOT / "deploy" / "compat" / "baseline" / "COMMIT"
+UPGRADED = "catalog"
+QUEUES = [f"{svc}{suffix}" for svc in ("catalog", "orders")
+          for suffix in ("", ".dlq", ".retry.100ms", ".retry.200ms")]
+ORDERS = 6
+
+
+def baseline_commit() -> str:
+    """The commit the released baseline was taken at (written by ``make baseline``)."""
+    commit = BASELINE_COMMIT.read_text().strip()
+    subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], check=True)
+    return commit
+
+
+def old_tree(commit: str, into: Path) -> Path:
+    """The released code of the upgraded service and of the kit it was built with
+    (``git archive``: the working tree and its .git are left alone)."""
+    paths = ["shared", f"services/{UPGRADED}"]
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, *paths],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def image_site(old: Path, into: Path) -> Path:
+    """What the released image's site-packages holds: the third-party libraries (links into this
+    virtualenv's) and the old kit and service *installed* (a dist-info with the entry points of
+    their old pyproject.toml), and no other service: the old process must not discover entry
+    points, nor import code, of services it does not ship with."""
+    into.mkdir(parents=True)
+    site = Path(sysconfig.get_paths()["purelib"])
+    for entry in site.iterdir():
+        if not entry.name.startswith(("__editable__", "flotilla", "distutils-precedence")):
+            (into / entry.name).symlink_to(entry)
+    for source in (old / "shared", old / "services" / UPGRADED):
+        project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
+        groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
+        info = into / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\n"
+                                       f"Version: {project['version']}\n")
+        (info / "entry_points.txt").write_text("".join(
+            f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
+            for group, eps in groups.items()))
+    return into
+
+
+class Worker:
+    """``<svc>-worker run``, ready when its /health/ready says so: the installed code, or with
+    ``pythonpath`` only what it names (``python -S``: no site-packages of this virtualenv)."""
+
+    def __init__(self, service: str, env: dict[str, str], log_dir: Path, pythonpath: str = "",
+                 cwd: Path | None = None) -> None:
+        self.service, self.port = service, free_port()
+        self.log = log_dir / f"{service}-worker-{self.port}.log"
+        env = {**env, "WORKER_PORT": str(self.port)}
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        code = (f"import sys; from {service}.worker import main; sys.argv = ['{service}-worker', 'run']; "
+                "sys.exit(main())")
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, *(["-S"] if pythonpath else []), "-c", code],
+                                         stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.service}-worker exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health/ready", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def consumed(self) -> float:
+        """Events this worker applied (its /metrics)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("flotilla_events_consumed_total{") and 'outcome="applied"' in line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class Upgrade:
+    gateway: GunicornProcess
+    catalogs: dict[str, GunicornProcess]  # "old", "new"
+    workers: dict[str, Worker]  # "old", "new" catalog workers
+    old_code: Path
+    old_path: str  # PYTHONPATH of the old processes (run with python -S)
+
+
+def _delete_queues(amqp_url: str) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = conn.channel()
+        for queue in QUEUES:
+            channel.queue_delete(queue)
+    finally:
+        conn.close()
+
+
+def _migrate_with_the_new_code(env: dict[str, str]) -> None:
+    import catalog
+    import orders
+    import users
+    from catalog.cli import seed
+    from catalog.config import CatalogSettings
+    from flotilla import migrations
+
+    for service, url in ((users, env["USERS_DATABASE_URL"]), (orders, env["ORDERS_DATABASE_URL"]),
+                         (catalog, env["CATALOG_DATABASE_URL"])):
+        migrations.upgrade(service.MIGRATIONS, url)
+    app = catalog.create_app(CatalogSettings(database_url=env["CATALOG_DATABASE_URL"]))
+    seed(app)
+    app.extensions["flotilla_db"].dispose()
+
+
+@pytest.fixture(scope="module")
+def upgrade(rabbitmq_server) -> Iterator[Upgrade]:
+    data = Path(tempfile.mkdtemp(prefix="flotilla-rolling-"))
+    old = old_tree(baseline_commit(), data / "old")
+    site = image_site(old, data / "old-site")
+    old_path = os.pathsep.join(str(p) for p in (old / "services" / UPGRADED, old / "shared", site))
+    users_port = free_port()
+    env = {**os.environ, "AMQP_URL": rabbitmq_server.url, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "console",
+           "USERS_DATABASE_URL": f"sqlite:///{data / 'users.db'}",
+           "CATALOG_DATABASE_URL": f"sqlite:///{data / 'catalog.db'}",
+           "ORDERS_DATABASE_URL": f"sqlite:///{data / 'orders.db'}",
+           "JWT_JWKS_URL": f"http://127.0.0.1:{users_port}/auth/jwks.json",
+           "EVENTS_RETRY_DELAYS_MS": "100,200", "EVENTS_RELAY_IDLE_SECONDS": "0.05",
+           "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "USERS_TRUSTED_PROXIES": "1"}
+    env.pop("PYTHONPATH", None)
+    _delete_queues(rabbitmq_server.url)
+    _migrate_with_the_new_code(env)
+    parts: list[GunicornProcess | Worker] = []
+    try:
+        users = GunicornProcess("users:create_app()", env=env, workers=1)
+        users.port, users.base_url = users_port, f"http://127.0.0.1:{users_port}"
+        users._env["BIND"] = f"127.0.0.1:{users_port}"
+        catalogs = {"old": GunicornProcess("catalog:create_app()", env={**env, "PYTHONPATH": old_path},
+                                           workers=1, cwd=old),
+                    "new": GunicornProcess("catalog:create_app()", env=env, workers=1)}
+        catalogs["old"]._cmd.insert(1, "-S")  # the released image's libraries only (image_site)
+        env["CATALOG_URL"] = ",".join(c.base_url for c in catalogs.values())
+        orders = GunicornProcess("orders:create_app()", env=env, workers=1)
+        gateway = GunicornProcess("gateway:create_app()", workers=1, env={
+            **env, "USERS_URL": users.base_url, "ORDERS_URL": orders.base_url, "GUNICORN_THREADS": "8"})
+        servers = [users, *catalogs.values(), orders, gateway]
+        parts += servers
+        workers = {"old": Worker(UPGRADED, env, data, pythonpath=old_path, cwd=old),
+                   "new": Worker(UPGRADED, env, data)}
+        parts += [*workers.values(), Worker("orders", env, data)]
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(lambda s: s.start(), servers))
+        for part in parts:
+            if isinstance(part, Worker):
+                wait_for(part.ready, timeout=30, what=f"{part.service}-worker ready")
+        yield Upgrade(gateway, catalogs, workers, old, old_path)
+    finally:
+        with ThreadPoolExecutor(max(1, len(parts))) as pool:
+            list(pool.map(lambda part: part.stop(), parts))
+        _delete_queues(rabbitmq_server.url)
+
+
+def test_the_old_instance_runs_the_released_code_alone(upgrade: Upgrade) -> None:
+    """The old processes import the archived catalog and kit, and see no other service."""
+    old_pid = upgrade.catalogs["old"].pid
+    assert f"PYTHONPATH={upgrade.old_path}".encode() in Path(f"/proc/{old_pid}/environ").read_bytes()
+    assert b"\0-S\0" in Path(f"/proc/{old_pid}/cmdline").read_bytes()
+    code = ("import importlib.util as u, importlib.metadata as m, catalog, flotilla; "
+            "print(catalog.__file__, flotilla.__file__); "
+            "print(u.find_spec('users'), u.find_spec('orders'), u.find_spec('gateway')); "
+            "print(sorted(e.name for e in m.entry_points(group='flotilla.events')))")
+    probe = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": upgrade.old_path}, cwd=upgrade.old_code)
+    files, others, registries = probe.stdout.splitlines()
+    assert all(f.startswith(str(upgrade.old_code)) for f in files.split()), files
+    assert others == "None None None", others
+    assert registries == "['catalog']", registries
+
+
+class Client:
+    """Counts every answer that is not what the journey expects (client-visible errors)."""
+
+    def __init__(self, base: str) -> None:
+        self.base, self.http, self.errors = base + "/api/v1", requests.Session(), list[str]()
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200,),
+             **kwargs: object) -> requests.Response:
+        response = self.http.request(method, self.base + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+        if response.status_code not in expect:
+            self.errors.append(f"{method} {path} -> {response.status_code} {response.text[:200]}")
+        return response
+
+
+def _hits(server: GunicornProcess) -> float:
+    """Requests the instance answered, from its /metrics (any request counter it exports)."""
+    with urllib.request.urlopen(server.base_url + "/metrics", timeout=2) as r:  # noqa: S310 (loopback)
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("flask_http_request_total{"))
+
+
+def test_the_journey_with_catalog_half_upgraded(upgrade: Upgrade) -> None:
+    c = Client(upgrade.gateway.base_url)
+    email = f"rolling-{uuid.uuid4().hex[:10]}@example.com"
+    password = "correct horse battery staple"
+    c.call("POST", "/auth/register", (201,), json={"email": email, "password": password, "name": "Rolling"})
+    token = c.call("POST", "/auth/login", json={"email": email, "password": password}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    before = {k: _hits(s) for k, s in upgrade.catalogs.items()}
+    consumed = {k: w.consumed() for k, w in upgrade.workers.items()}
+    product = max(c.call("GET", "/products?limit=20").json()["items"], key=lambda p: p["stock"])
+    path = f"/products/{product['id']}"
+    stock = c.call("GET", path).json()["stock"]
+    placed = []
+    for _ in range(ORDERS):
+        body = c.call("POST", "/orders", (202,), headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+                      json={"items": [{"product_id": product["id"], "quantity": 1}]}).json()
+        assert "id" in body, c.errors
+        placed.append(f"/orders/{body['id']}")
+    for order in placed:
+        wait_for(lambda o=order: c.call("GET", o, headers=auth).json()["status"] == "confirmed",
+                 timeout=20, what=f"{order} confirmed")
+        expanded = c.call("GET", order + "?expand=products", headers=auth).json()
+        assert expanded["expanded"] == "complete" and expanded["lines"][0]["product"]["id"] == product["id"]
+    assert c.call("GET", path).json()["stock"] == stock - ORDERS
+    for order in placed:
+        c.call("POST", order + "/cancel", (200, 202), headers=auth)
+    for order in placed:
+        wait_for(lambda o=order: c.call("GET", o, headers=auth).json()["status"] == "cancelled",
+                 timeout=20, what=f"{order} cancelled")
+    wait_for(lambda: c.call("GET", path).json()["stock"] == stock, timeout=20, what="stock released")
+    for _ in range(10):
+        c.call("GET", path)
+    served = {k: _hits(s) - before[k] for k, s in upgrade.catalogs.items()}
+    applied = {k: w.consumed() - consumed[k] for k, w in upgrade.workers.items()}
+    print(f"\ncatalog requests served old/new: {served}; catalog events applied old/new: {applied}")
+    assert c.errors == []
+    assert served["old"] > 0 and served["new"] > 0, served
+    assert applied["old"] > 0 and applied["new"] > 0, applied
