@@ -39,3 +39,19 @@ def test_a_deleted_account_is_refused_by_catalog_within_two_seconds(stack):
     print(f"\nrevocation delay at catalog: p50 {statistics.median(delays):.3f} s, "
           f"max {max(delays):.3f} s over {len(delays)}")
     assert max(delays) < 2.0
+
+
+def test_a_logged_out_access_token_is_refused_by_catalog_within_two_seconds(stack):
+    user = stack.register()
+    pair = stack.login(user["email"], user["password"])
+    url = f"{stack.catalog.base_url}/products"
+    token = pair["access_token"]
+    assert requests.post(url, json=PRODUCT, headers=_bearer(token), timeout=5).status_code == 403
+    start = time.monotonic()
+    out = requests.post(f"{stack.users.base_url}/auth/logout", json={"refresh_token": pair["refresh_token"]},
+                        headers=_bearer(token), timeout=5)
+    assert out.status_code == 204
+    while requests.post(url, json=PRODUCT, headers=_bearer(token), timeout=5).status_code != 401:
+        assert time.monotonic() - start < 2.0, "not revoked within 2 s"
+        time.sleep(0.02)
+    print(f"\nlogout to refusal at catalog: {time.monotonic() - start:.3f} s")
