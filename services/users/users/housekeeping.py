@@ -1,4 +1,5 @@
-"""Dropping rows nobody needs any more: long-expired refresh tokens, ended throttle windows.
+"""Dropping rows nobody needs any more: long-expired refresh tokens, ended throttle windows,
+revoked access tokens past their expiry.
 
 Run ``users purge`` from cron (or a Kubernetes CronJob); it is safe to run at any time.
 """
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 
 from flotilla.db import Database, utcnow
-from users.repository import login_failures, refresh_tokens
+from users.repository import login_failures, refresh_tokens, revoked_access_tokens
 
 #: Expired refresh tokens are kept a while so a late reuse is still recognised as one.
 REFRESH_GRACE = timedelta(days=1)
@@ -21,6 +22,7 @@ REFRESH_GRACE = timedelta(days=1)
 class Purged:
     refresh_tokens: int
     login_counters: int
+    revoked_access_tokens: int = 0
 
 
 def purge(db: Database, login_window: int, now: datetime | None = None) -> Purged:
@@ -30,4 +32,6 @@ def purge(db: Database, login_window: int, now: datetime | None = None) -> Purge
                                  .where(refresh_tokens.c.expires_at < now - REFRESH_GRACE))
         counters = session.execute(delete(login_failures).where(
             login_failures.c.window_started_at < now - timedelta(seconds=login_window)))
-    return Purged(tokens.rowcount or 0, counters.rowcount or 0)
+        revoked = session.execute(delete(revoked_access_tokens)
+                                  .where(revoked_access_tokens.c.expires_at < now))
+    return Purged(tokens.rowcount or 0, counters.rowcount or 0, revoked.rowcount or 0)

@@ -56,3 +56,17 @@ def test_the_revocation_list_names_erased_accounts(client, login):
     assert client.delete("/users/me", headers=pair["headers"]).status_code == 204
     users = client.get("/auth/revocations.json").json["users"]
     assert pair["user"]["id"] in {u["user_id"] for u in users}
+
+
+def test_purge_drops_revoked_access_tokens_once_they_expire(app, client, login):
+    from datetime import timedelta
+
+    from flotilla.db import utcnow
+    from users.housekeeping import purge
+
+    pair = login()
+    client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]}, headers=pair["headers"])
+    db = app.extensions["flotilla_db"]
+    assert purge(db, login_window=900).revoked_access_tokens == 0
+    assert purge(db, login_window=900, now=utcnow() + timedelta(hours=1)).revoked_access_tokens == 1
+    assert client.get("/auth/revocations.json").json["tokens"] == []
