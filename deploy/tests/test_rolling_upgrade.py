@@ -46,28 +46,31 @@ def baseline_commit() -> str:
     return commit
 
 
+SOURCES = {"users": "services/users", "catalog": "services/catalog", "orders": "services/orders",
+           "gateway": "gateway"}
+
+
 def old_tree(commit: str, into: Path) -> Path:
-    """The released code of the upgraded service and of the kit it was built with
-    (``git archive``: the working tree and its .git are left alone)."""
-    paths = ["shared", f"services/{UPGRADED}"]
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, *paths],
-                             capture_output=True, check=True).stdout
+    """The released code of every component and of the kit (``git archive``: the working tree
+    and its .git are left alone)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, "shared",
+                              *SOURCES.values()], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return into
 
 
-def image_site(old: Path, into: Path) -> Path:
-    """What the released image's site-packages holds: the third-party libraries (links into this
-    virtualenv's) and the old kit and service *installed* (a dist-info with the entry points of
-    their old pyproject.toml), and no other service: the old process must not discover entry
-    points, nor import code, of services it does not ship with."""
+def image_site(old: Path, component: str, into: Path) -> Path:
+    """What the component's released image holds in site-packages: the third-party libraries
+    (links into this virtualenv's) and the old kit and component *installed* (a dist-info with the
+    entry points of their old pyproject.toml), and nothing else of the platform: the old process
+    must not discover entry points, nor import code, of components it does not ship with."""
     into.mkdir(parents=True)
     site = Path(sysconfig.get_paths()["purelib"])
     for entry in site.iterdir():
         if not entry.name.startswith(("__editable__", "flotilla", "distutils-precedence")):
             (into / entry.name).symlink_to(entry)
-    for source in (old / "shared", old / "services" / UPGRADED):
+    for source in (old / "shared", old / SOURCES[component]):
         project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
         groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
         info = into / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
@@ -78,6 +81,37 @@ def image_site(old: Path, into: Path) -> Path:
             f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
             for group, eps in groups.items()))
     return into
+
+
+@dataclass
+class Release:
+    """How to run a component's released code: ``python -S`` with only this on PYTHONPATH."""
+
+    tree: Path
+    data: Path
+
+    @property
+    def cwd(self) -> Path:
+        """An empty working directory: nothing importable from the current directory."""
+        path = self.data / "run"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def pythonpath(self, component: str) -> str:
+        site = self.data / f"site-{component}"
+        if not site.exists():
+            image_site(self.tree, component, site)
+        return os.pathsep.join(str(p) for p in (self.tree / SOURCES[component], self.tree / "shared", site))
+
+    def server(self, component: str, env: dict[str, str]) -> GunicornProcess:
+        server = GunicornProcess(f"{component}:create_app()", workers=1, cwd=self.cwd,
+                                 env={**env, "PYTHONPATH": self.pythonpath(component)})
+        server._cmd.insert(1, "-S")
+        return server
+
+    def python(self, component: str, code: str, env: dict[str, str]) -> None:
+        subprocess.run([sys.executable, "-S", "-c", code], check=True, cwd=self.cwd,
+                       env={**env, "PYTHONPATH": self.pythonpath(component)})
 
 
 class Worker:
@@ -125,11 +159,11 @@ class Worker:
 
 @dataclass
 class Upgrade:
+    others: str  # "current" or "released": the version users, orders and the gateway run at
     gateway: GunicornProcess
     catalogs: dict[str, GunicornProcess]  # "old", "new"
     workers: dict[str, Worker]  # "old", "new" catalog workers
-    old_code: Path
-    old_path: str  # PYTHONPATH of the old processes (run with python -S)
+    release: Release
 
 
 def _delete_queues(amqp_url: str) -> None:
@@ -142,7 +176,9 @@ def _delete_queues(amqp_url: str) -> None:
         conn.close()
 
 
-def _migrate_with_the_new_code(env: dict[str, str]) -> None:
+def _migrate(env: dict[str, str], release: Release | None) -> None:
+    """Catalog (being upgraded) by its new code, which also seeds the demo products; users and
+    orders by the code they run at (``release``: the released code, in its own process)."""
     import catalog
     import orders
     import users
@@ -150,20 +186,24 @@ def _migrate_with_the_new_code(env: dict[str, str]) -> None:
     from catalog.config import CatalogSettings
     from flotilla import migrations
 
-    for service, url in ((users, env["USERS_DATABASE_URL"]), (orders, env["ORDERS_DATABASE_URL"]),
-                         (catalog, env["CATALOG_DATABASE_URL"])):
-        migrations.upgrade(service.MIGRATIONS, url)
+    for service, url in ((users, env["USERS_DATABASE_URL"]), (orders, env["ORDERS_DATABASE_URL"])):
+        name = service.__name__
+        if release is None:
+            migrations.upgrade(service.MIGRATIONS, url)
+        else:
+            release.python(name, f"import {name}; from flotilla import migrations; "
+                                 f"migrations.upgrade({name}.MIGRATIONS, {url!r})", env)
+    migrations.upgrade(catalog.MIGRATIONS, env["CATALOG_DATABASE_URL"])
     app = catalog.create_app(CatalogSettings(database_url=env["CATALOG_DATABASE_URL"]))
     seed(app)
     app.extensions["flotilla_db"].dispose()
 
 
-@pytest.fixture(scope="module")
-def upgrade(rabbitmq_server) -> Iterator[Upgrade]:
+@pytest.fixture(scope="module", params=["current", "released"], ids=lambda o: f"others-{o}")
+def upgrade(request: pytest.FixtureRequest, rabbitmq_server) -> Iterator[Upgrade]:
+    others: str = request.param
     data = Path(tempfile.mkdtemp(prefix="flotilla-rolling-"))
-    old = old_tree(baseline_commit(), data / "old")
-    site = image_site(old, data / "old-site")
-    old_path = os.pathsep.join(str(p) for p in (old / "services" / UPGRADED, old / "shared", site))
+    release = Release(old_tree(baseline_commit(), data / "old"), data)
     users_port = free_port()
     env = {**os.environ, "AMQP_URL": rabbitmq_server.url, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "console",
            "USERS_DATABASE_URL": f"sqlite:///{data / 'users.db'}",
@@ -174,50 +214,64 @@ def upgrade(rabbitmq_server) -> Iterator[Upgrade]:
            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "USERS_TRUSTED_PROXIES": "1"}
     env.pop("PYTHONPATH", None)
     _delete_queues(rabbitmq_server.url)
-    _migrate_with_the_new_code(env)
+    _migrate(env, release if others == "released" else None)
+
+    def server(component: str, env: dict[str, str]) -> GunicornProcess:
+        if others == "released":
+            return release.server(component, env)
+        return GunicornProcess(f"{component}:create_app()", env=env, workers=1)
+
     parts: list[GunicornProcess | Worker] = []
     try:
-        users = GunicornProcess("users:create_app()", env=env, workers=1)
+        users = server("users", env)
         users.port, users.base_url = users_port, f"http://127.0.0.1:{users_port}"
         users._env["BIND"] = f"127.0.0.1:{users_port}"
-        catalogs = {"old": GunicornProcess("catalog:create_app()", env={**env, "PYTHONPATH": old_path},
-                                           workers=1, cwd=old),
-                    "new": GunicornProcess("catalog:create_app()", env=env, workers=1)}
-        catalogs["old"]._cmd.insert(1, "-S")  # the released image's libraries only (image_site)
+        catalogs = {"old": release.server(UPGRADED, env),
+                    "new": GunicornProcess(f"{UPGRADED}:create_app()", env=env, workers=1)}
         env["CATALOG_URL"] = ",".join(c.base_url for c in catalogs.values())
-        orders = GunicornProcess("orders:create_app()", env=env, workers=1)
-        gateway = GunicornProcess("gateway:create_app()", workers=1, env={
-            **env, "USERS_URL": users.base_url, "ORDERS_URL": orders.base_url, "GUNICORN_THREADS": "8"})
+        orders = server("orders", env)
+        gateway = server("gateway", {**env, "USERS_URL": users.base_url, "ORDERS_URL": orders.base_url,
+                                     "GUNICORN_THREADS": "8"})
         servers = [users, *catalogs.values(), orders, gateway]
         parts += servers
-        workers = {"old": Worker(UPGRADED, env, data, pythonpath=old_path, cwd=old),
+        workers = {"old": Worker(UPGRADED, env, data, pythonpath=release.pythonpath(UPGRADED),
+                                 cwd=release.cwd),
                    "new": Worker(UPGRADED, env, data)}
-        parts += [*workers.values(), Worker("orders", env, data)]
+        orders_worker = (Worker("orders", env, data, pythonpath=release.pythonpath("orders"), cwd=release.cwd)
+                         if others == "released" else Worker("orders", env, data))
+        parts += [*workers.values(), orders_worker]
         with ThreadPoolExecutor(len(servers)) as pool:
             list(pool.map(lambda s: s.start(), servers))
         for part in parts:
             if isinstance(part, Worker):
                 wait_for(part.ready, timeout=30, what=f"{part.service}-worker ready")
-        yield Upgrade(gateway, catalogs, workers, old, old_path)
+        yield Upgrade(others, gateway, catalogs, workers, release)
     finally:
         with ThreadPoolExecutor(max(1, len(parts))) as pool:
             list(pool.map(lambda part: part.stop(), parts))
         _delete_queues(rabbitmq_server.url)
 
 
-def test_the_old_instance_runs_the_released_code_alone(upgrade: Upgrade) -> None:
-    """The old processes import the archived catalog and kit, and see no other service."""
-    old_pid = upgrade.catalogs["old"].pid
-    assert f"PYTHONPATH={upgrade.old_path}".encode() in Path(f"/proc/{old_pid}/environ").read_bytes()
-    assert b"\0-S\0" in Path(f"/proc/{old_pid}/cmdline").read_bytes()
+def test_the_old_processes_run_the_released_code_alone(upgrade: Upgrade) -> None:
+    """The old catalog (and, when the others are at the release, the gateway) imports the
+    archived code and kit, and sees no other component."""
+    olds = {UPGRADED: upgrade.catalogs["old"].pid}
+    if upgrade.others == "released":
+        olds["gateway"] = upgrade.gateway.pid
+    for component, pid in olds.items():
+        path = upgrade.release.pythonpath(component)
+        assert f"PYTHONPATH={path}\0".encode() in Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"\0-S\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    tree = upgrade.release.tree
     code = ("import importlib.util as u, importlib.metadata as m, catalog, flotilla; "
             "print(catalog.__file__, flotilla.__file__); "
             "print(u.find_spec('users'), u.find_spec('orders'), u.find_spec('gateway')); "
             "print(sorted(e.name for e in m.entry_points(group='flotilla.events')))")
     probe = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONPATH": upgrade.old_path}, cwd=upgrade.old_code)
+                           env={**os.environ, "PYTHONPATH": upgrade.release.pythonpath(UPGRADED)},
+                           cwd=upgrade.release.cwd)
     files, others, registries = probe.stdout.splitlines()
-    assert all(f.startswith(str(upgrade.old_code)) for f in files.split()), files
+    assert all(f.startswith(str(tree)) for f in files.split()), files
     assert others == "None None None", others
     assert registries == "['catalog']", registries
 
