@@ -11,7 +11,9 @@ event's JSON Schema are compared with the last released version kept in
 
 ``python deploy/tests/compat.py baseline`` (``make baseline``) rewrites the baselines from the
 code: do it when a release ships, or for a deliberate breaking change together with a version
-bump (a new ``/api/vN`` or ``<event>.vN+1``).
+bump (a new ``/api/vN`` or ``<event>.vN+1``). It also records the commit it was taken at
+(``deploy/compat/baseline/COMMIT``, so run it on a committed tree): the released code that
+``test_rolling_upgrade.py`` runs beside the current one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -213,6 +216,15 @@ def write_baseline() -> None:
             json.dumps(current_openapi(service), indent=2, sort_keys=True) + "\n")
     for name, schema in current_events().items():
         (BASELINE / "events" / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    # The released code itself, which deploy/tests/test_rolling_upgrade.py runs beside the new one.
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    (BASELINE / "COMMIT").write_text(commit.stdout.strip() + "\n")
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "shared", "services", "gateway"],
+                           capture_output=True, text=True, check=True).stdout
+    if dirty:
+        print("warning: uncommitted changes under shared/, services/ or gateway/: the baseline is not "
+              f"the code at {commit.stdout.strip()[:12]} (deploy/compat/baseline/COMMIT)")
     print(f"baselines written under {BASELINE.relative_to(ROOT)}")
 
 
