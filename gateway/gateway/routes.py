@@ -24,8 +24,15 @@ ROUTES: tuple[Route, ...] = tuple(
 STRICT_PATHS = frozenset({"/auth/login", "/auth/register"})
 
 
+#: Served by a service for the platform's own processes, never through the public edge:
+#: users' revocation list names deleted accounts and revoked token ids.
+INTERNAL_PATHS = frozenset({"/auth/revocations.json"})
+
+
 def match(path: str) -> Route | None:
-    """The route for an upstream path (``/products/...``), or None."""
+    """The route for an upstream path (``/products/...``), or None (also for internal paths)."""
+    if path.rstrip("/") in INTERNAL_PATHS:
+        return None
     for route in ROUTES:
         if path == route.prefix or path.startswith(route.prefix + "/"):
             return route
