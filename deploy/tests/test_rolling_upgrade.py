@@ -40,8 +40,9 @@ ORDERS = 6
 
 
 def baseline_commit() -> str:
-    """The commit the released baseline was taken at (written by ``make baseline``)."""
-    commit = BASELINE_COMMIT.read_text().strip()
+    """The commit the released baseline was taken at (written by ``make baseline``), or the one
+    ``ROLLING_UPGRADE_FROM`` names (to rehearse an upgrade from any older release)."""
+    commit = os.environ.get("ROLLING_UPGRADE_FROM") or BASELINE_COMMIT.read_text().strip()
     subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], check=True)
     return commit
 
