@@ -26,6 +26,8 @@ since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1
 import sys, yaml
 services = yaml.safe_load(open("docker-compose.yml"))["services"]
 for name, svc in services.items():
+    if svc.get("profiles"):  # opt-in (Grafana, Jaeger): not started by a plain `up`
+        continue
     image = svc["image"]
     if "build" in svc:  # ours: localhost/flotilla/<component>:<tag>
         component = svc["build"].get("target") or svc["build"]["dockerfile"].split("/")[-2]

@@ -20,6 +20,7 @@ DOCKERFILES = {name: ROOT / "services" / name / "Dockerfile" for name in SERVICE
 DOCKERFILES["gateway"] = ROOT / "gateway" / "Dockerfile"
 EXPECTED = {"postgres", "rabbitmq", "consul", "redis", "prometheus", "gateway", "edge",
             *(f"{svc}-{role}" for svc in SERVICES for role in ("api", "worker"))}
+OPT_IN = {"grafana", "jaeger"}  # profile "observability"
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,21 @@ def compose() -> dict[str, Any]:
 
 
 def test_every_component_and_piece_of_infrastructure_is_there(compose: dict[str, Any]) -> None:
-    assert set(compose) == EXPECTED
+    assert set(compose) == EXPECTED | OPT_IN
     assert compose["consul"]["image"].startswith("hashicorp/consul:")
+    assert {name for name, svc in compose.items() if svc.get("profiles")} == OPT_IN
+
+
+def test_grafana_is_provisioned_with_prometheus_jaeger_and_every_dashboard(compose: dict[str, Any]) -> None:
+    mounts = {m.split(":")[1]: ROOT / m.split(":")[0] for m in compose["grafana"]["volumes"]}
+    provisioning = mounts["/etc/grafana/provisioning"]
+    sources = yaml.safe_load((provisioning / "datasources" / "flotilla.yml").read_text())["datasources"]
+    assert {s["type"]: s["url"] for s in sources} == {"prometheus": "http://prometheus:9090",
+                                                    "jaeger": "http://jaeger:16686"}
+    provider = yaml.safe_load((provisioning / "dashboards" / "flotilla.yml").read_text())["providers"][0]
+    dashboards = mounts[provider["options"]["path"]]
+    assert sorted(dashboards.glob("*.json")), "no dashboards to provision"
+    assert compose["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
 
 
 def test_builds_name_dockerfiles_and_stages_that_exist(compose: dict[str, Any]) -> None:
