@@ -1,9 +1,9 @@
-"""A rolling upgrade of catalog, half done: the released catalog (the code at the commit the
-compatibility baseline was taken from, deploy/compat/baseline/COMMIT) and the current one run
-side by side, API and worker both, behind the current gateway, users and orders, on one database
-per service (migrated by the *new* code: a new version migrates forward, the old one must cope)
-and one RabbitMQ. The customer's journey runs through the gateway several times and must not
-see an error, while both catalog instances and both catalog workers take part."""
+"""Rolling upgrades, half done: one service runs twice, its released code (the commit the
+compatibility baseline was taken at, deploy/compat/baseline/COMMIT) and its current code, API
+and worker both, beside the other components at the current version or at the release, on one
+database per service (migrated by the newest code that uses it: old code must cope with the
+newer schema) and one RabbitMQ. The customer's journey runs through the gateway and must see no
+error, while both instances of the half-upgraded service (and both its workers) take part."""
 
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE_COMMIT = ROOT / "deploy" / "compat" / "baseline" / "COMMIT"
-UPGRADED = "catalog"
 QUEUES = [f"{svc}{suffix}" for svc in ("catalog", "orders")
           for suffix in ("", ".dlq", ".retry.100ms", ".retry.200ms")]
 ORDERS = 6
@@ -160,10 +159,11 @@ class Worker:
 
 @dataclass
 class Upgrade:
-    others: str  # "current" or "released": the version users, orders and the gateway run at
+    upgraded: str  # the service half upgraded: one instance (and worker) old, one new
+    others: str  # "current" or "released": the version every other component runs at
     gateway: GunicornProcess
-    catalogs: dict[str, GunicornProcess]  # "old", "new"
-    workers: dict[str, Worker]  # "old", "new" catalog workers
+    instances: dict[str, GunicornProcess]  # the upgraded service's, "old" and "new"
+    workers: dict[str, Worker]  # the upgraded service's workers, "old" and "new" (if it has one)
     release: Release
 
 
@@ -177,9 +177,15 @@ def _delete_queues(amqp_url: str) -> None:
         conn.close()
 
 
-def _migrate(env: dict[str, str], release: Release | None) -> None:
-    """Catalog (being upgraded) by its new code, which also seeds the demo products; users and
-    orders by the code they run at (``release``: the released code, in its own process)."""
+SERVICES = ("users", "catalog", "orders")
+WORKERS = ("catalog", "orders")
+CASES = [("catalog", "current"), ("catalog", "released"), ("orders", "released"), ("users", "released")]
+
+
+def _migrate(env: dict[str, str], released: set[str], release: Release) -> None:
+    """Each database by the code of the newest version that uses it (a new version migrates
+    forward; old code must cope with the newer schema), the released code in its own process;
+    then catalog's demo products."""
     import catalog
     import orders
     import users
@@ -187,22 +193,28 @@ def _migrate(env: dict[str, str], release: Release | None) -> None:
     from catalog.config import CatalogSettings
     from flotilla import migrations
 
-    for service, url in ((users, env["USERS_DATABASE_URL"]), (orders, env["ORDERS_DATABASE_URL"])):
-        name = service.__name__
-        if release is None:
-            migrations.upgrade(service.MIGRATIONS, url)
-        else:
+    for service in (users, catalog, orders):
+        name, url = service.__name__, env[f"{service.__name__.upper()}_DATABASE_URL"]
+        if name in released:
             release.python(name, f"import {name}; from flotilla import migrations; "
                                  f"migrations.upgrade({name}.MIGRATIONS, {url!r})", env)
-    migrations.upgrade(catalog.MIGRATIONS, env["CATALOG_DATABASE_URL"])
-    app = catalog.create_app(CatalogSettings(database_url=env["CATALOG_DATABASE_URL"]))
-    seed(app)
-    app.extensions["flotilla_db"].dispose()
+        else:
+            migrations.upgrade(service.MIGRATIONS, url)
+    url = env["CATALOG_DATABASE_URL"]
+    if "catalog" in released:
+        release.python("catalog", "import catalog; from catalog.cli import seed; from catalog.config "
+                                  "import CatalogSettings; "
+                                  f"seed(catalog.create_app(CatalogSettings(database_url={url!r})))", env)
+    else:
+        app = catalog.create_app(CatalogSettings(database_url=url))
+        seed(app)
+        app.extensions["flotilla_db"].dispose()
 
 
-@pytest.fixture(scope="module", params=["current", "released"], ids=lambda o: f"others-{o}")
+@pytest.fixture(scope="module", params=CASES, ids=[f"{u}-half-others-{o}" for u, o in CASES])
 def upgrade(request: pytest.FixtureRequest, rabbitmq_server) -> Iterator[Upgrade]:
-    others: str = request.param
+    upgraded, others = request.param
+    released = {c for c in (*SERVICES, "gateway") if c != upgraded and others == "released"}
     data = Path(tempfile.mkdtemp(prefix="flotilla-rolling-"))
     release = Release(old_tree(baseline_commit(), data / "old"), data)
     users_port = free_port()
@@ -215,38 +227,44 @@ def upgrade(request: pytest.FixtureRequest, rabbitmq_server) -> Iterator[Upgrade
            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "USERS_TRUSTED_PROXIES": "1"}
     env.pop("PYTHONPATH", None)
     _delete_queues(rabbitmq_server.url)
-    _migrate(env, release if others == "released" else None)
+    _migrate(env, released, release)
 
-    def server(component: str, env: dict[str, str]) -> GunicornProcess:
-        if others == "released":
-            return release.server(component, env)
-        return GunicornProcess(f"{component}:create_app()", env=env, workers=1)
+    def servers(component: str, env: dict[str, str]) -> list[GunicornProcess]:
+        new = GunicornProcess(f"{component}:create_app()", env=env, workers=1)
+        if component == upgraded:
+            return [release.server(component, env), new]
+        return [release.server(component, env)] if component in released else [new]
+
+    def workers(service: str) -> list[Worker]:
+        old = Worker(service, env, data, pythonpath=release.pythonpath(service), cwd=release.cwd)
+        if service == upgraded:
+            return [old, Worker(service, env, data)]
+        return [old] if service in released else [Worker(service, env, data)]
 
     parts: list[GunicornProcess | Worker] = []
     try:
-        users = server("users", env)
-        users.port, users.base_url = users_port, f"http://127.0.0.1:{users_port}"
-        users._env["BIND"] = f"127.0.0.1:{users_port}"
-        catalogs = {"old": release.server(UPGRADED, env),
-                    "new": GunicornProcess(f"{UPGRADED}:create_app()", env=env, workers=1)}
-        env["CATALOG_URL"] = ",".join(c.base_url for c in catalogs.values())
-        orders = server("orders", env)
-        gateway = server("gateway", {**env, "USERS_URL": users.base_url, "ORDERS_URL": orders.base_url,
-                                     "GUNICORN_THREADS": "8"})
-        servers = [users, *catalogs.values(), orders, gateway]
-        parts += servers
-        workers = {"old": Worker(UPGRADED, env, data, pythonpath=release.pythonpath(UPGRADED),
-                                 cwd=release.cwd),
-                   "new": Worker(UPGRADED, env, data)}
-        orders_worker = (Worker("orders", env, data, pythonpath=release.pythonpath("orders"), cwd=release.cwd)
-                         if others == "released" else Worker("orders", env, data))
-        parts += [*workers.values(), orders_worker]
-        with ThreadPoolExecutor(len(servers)) as pool:
-            list(pool.map(lambda s: s.start(), servers))
+        users = servers("users", env)
+        users[0].port, users[0].base_url = users_port, f"http://127.0.0.1:{users_port}"
+        users[0]._env["BIND"] = f"127.0.0.1:{users_port}"
+        env["USERS_URL"] = ",".join(s.base_url for s in users)
+        catalogs = servers("catalog", env)
+        env["CATALOG_URL"] = ",".join(s.base_url for s in catalogs)
+        orders = servers("orders", env)
+        env["ORDERS_URL"] = ",".join(s.base_url for s in orders)
+        gateway = servers("gateway", {**env, "GUNICORN_THREADS": "8"})[0]
+        every = [*users, *catalogs, *orders, gateway]
+        parts += every
+        running = {service: workers(service) for service in WORKERS}
+        parts += [w for ws in running.values() for w in ws]
+        with ThreadPoolExecutor(len(every)) as pool:
+            list(pool.map(lambda s: s.start(), every))
         for part in parts:
             if isinstance(part, Worker):
                 wait_for(part.ready, timeout=30, what=f"{part.service}-worker ready")
-        yield Upgrade(others, gateway, catalogs, workers, release)
+        instances = {"users": users, "catalog": catalogs, "orders": orders}[upgraded]
+        halves = running.get(upgraded, [])
+        yield Upgrade(upgraded, others, gateway, dict(zip(("old", "new"), instances, strict=True)),
+                      dict(zip(("old", "new"), halves, strict=True)) if halves else {}, release)
     finally:
         with ThreadPoolExecutor(max(1, len(parts))) as pool:
             list(pool.map(lambda part: part.stop(), parts))
@@ -254,27 +272,28 @@ def upgrade(request: pytest.FixtureRequest, rabbitmq_server) -> Iterator[Upgrade
 
 
 def test_the_old_processes_run_the_released_code_alone(upgrade: Upgrade) -> None:
-    """The old catalog (and, when the others are at the release, the gateway) imports the
+    """The old instance (and, when the others are at the release, the gateway) imports the
     archived code and kit, and sees no other component."""
-    olds = {UPGRADED: upgrade.catalogs["old"].pid}
+    olds = {upgrade.upgraded: upgrade.instances["old"].pid}
     if upgrade.others == "released":
         olds["gateway"] = upgrade.gateway.pid
     for component, pid in olds.items():
         path = upgrade.release.pythonpath(component)
         assert f"PYTHONPATH={path}\0".encode() in Path(f"/proc/{pid}/environ").read_bytes()
         assert b"\0-S\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    tree = upgrade.release.tree
-    code = ("import importlib.util as u, importlib.metadata as m, catalog, flotilla; "
-            "print(catalog.__file__, flotilla.__file__); "
-            "print(u.find_spec('users'), u.find_spec('orders'), u.find_spec('gateway')); "
+    tree, service = upgrade.release.tree, upgrade.upgraded
+    others = [s for s in (*SERVICES, "gateway") if s != service]
+    code = (f"import importlib.util as u, importlib.metadata as m, {service}, flotilla; "
+            f"print({service}.__file__, flotilla.__file__); "
+            f"print(*(u.find_spec(s) for s in {others!r})); "
             "print(sorted(e.name for e in m.entry_points(group='flotilla.events')))")
     probe = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONPATH": upgrade.release.pythonpath(UPGRADED)},
+                           env={**os.environ, "PYTHONPATH": upgrade.release.pythonpath(service)},
                            cwd=upgrade.release.cwd)
-    files, others, registries = probe.stdout.splitlines()
+    files, found, registries = probe.stdout.splitlines()
     assert all(f.startswith(str(tree)) for f in files.split()), files
-    assert others == "None None None", others
-    assert registries == "['catalog']", registries
+    assert found == "None None None", found
+    assert registries == f"[{service!r}]", registries
 
 
 class Client:
@@ -299,15 +318,17 @@ def _hits(server: GunicornProcess) -> float:
                if line.startswith("flask_http_request_total{"))
 
 
-def test_the_journey_with_catalog_half_upgraded(upgrade: Upgrade) -> None:
+def test_the_journey_with_one_service_half_upgraded(upgrade: Upgrade) -> None:
     c = Client(upgrade.gateway.base_url)
+    before = {k: _hits(s) for k, s in upgrade.instances.items()}
+    consumed = {k: w.consumed() for k, w in upgrade.workers.items()}
     email = f"rolling-{uuid.uuid4().hex[:10]}@example.com"
     password = "correct horse battery staple"
     c.call("POST", "/auth/register", (201,), json={"email": email, "password": password, "name": "Rolling"})
     token = c.call("POST", "/auth/login", json={"email": email, "password": password}).json()["access_token"]
+    for _ in range(3):  # signed in again (from another device): each users instance answers
+        c.call("POST", "/auth/login", json={"email": email, "password": password})
     auth = {"Authorization": f"Bearer {token}"}
-    before = {k: _hits(s) for k, s in upgrade.catalogs.items()}
-    consumed = {k: w.consumed() for k, w in upgrade.workers.items()}
     product = max(c.call("GET", "/products?limit=20").json()["items"], key=lambda p: p["stock"])
     path = f"/products/{product['id']}"
     stock = c.call("GET", path).json()["stock"]
@@ -331,9 +352,10 @@ def test_the_journey_with_catalog_half_upgraded(upgrade: Upgrade) -> None:
     wait_for(lambda: c.call("GET", path).json()["stock"] == stock, timeout=20, what="stock released")
     for _ in range(10):
         c.call("GET", path)
-    served = {k: _hits(s) - before[k] for k, s in upgrade.catalogs.items()}
+    served = {k: _hits(s) - before[k] for k, s in upgrade.instances.items()}
     applied = {k: w.consumed() - consumed[k] for k, w in upgrade.workers.items()}
-    print(f"\ncatalog requests served old/new: {served}; catalog events applied old/new: {applied}")
+    print(f"\n{upgrade.upgraded} half upgraded, others {upgrade.others}: requests served old/new {served}, "
+          f"events applied old/new {applied or '(no worker)'}")
     assert c.errors == []
     assert served["old"] > 0 and served["new"] > 0, served
-    assert applied["old"] > 0 and applied["new"] > 0, applied
+    assert not applied or (applied["old"] > 0 and applied["new"] > 0), applied
