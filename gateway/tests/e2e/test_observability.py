@@ -243,7 +243,7 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
     def traced_services() -> set[str] | None:
         found = {service for service, _, trace_id in receiver.spans if trace_id == TRACE_ID}
         return found if {"gateway", "orders", "catalog"} <= found else None
-    services = wait_for(traced_services, timeout=10, interval=0.2, what=f"spans of {TRACE_ID}")
+    wait_for(traced_services, timeout=10, interval=0.2, what=f"spans of {TRACE_ID}")
 
     # Catalog's worker stops while orders keep coming: the target-down alert fires for it.
     def firing() -> list[dict[str, str]]:
@@ -261,5 +261,7 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
     assert {a["job"] for a in fired} == {"catalog-worker"}
     assert all(shop.status(order_id) == "pending" for order_id in stuck)
     print(f"\norders by outcome {delta}, saga count +{saga:g}, metrics seen after {metrics_at:.1f}s; "
-          f"trace {TRACE_ID} from {sorted(services)}; TargetDown firing {time.monotonic() - started:.1f}s "
+          f"trace {TRACE_ID}: {sorted({(s, n) for s, n, t in receiver.spans if t == TRACE_ID})} "
+          f"(spans from {sorted({s for s, *_ in receiver.spans})}); "
+          f"TargetDown firing {time.monotonic() - started:.1f}s "
           f"after start, {len(stuck)} orders pending meanwhile")
