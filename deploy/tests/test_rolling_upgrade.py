@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -269,6 +270,7 @@ def upgrade(request: pytest.FixtureRequest, rabbitmq_server) -> Iterator[Upgrade
         with ThreadPoolExecutor(max(1, len(parts))) as pool:
             list(pool.map(lambda part: part.stop(), parts))
         _delete_queues(rabbitmq_server.url)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_the_old_processes_run_the_released_code_alone(upgrade: Upgrade) -> None:
