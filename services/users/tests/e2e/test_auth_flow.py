@@ -38,8 +38,11 @@ def test_register_login_refresh_reuse_logout_delete(stack):
     assert requests.post(f"{base}/auth/refresh", json={"refresh_token": third["refresh_token"]},
                          timeout=10).status_code == 401
 
+    # Logout also revoked the access token it was made with (decision 0080).
+    assert requests.get(f"{base}/users/me", headers=auth, timeout=10).status_code == 401
     fourth = stack.login(user["email"], PASSWORD)
-    assert requests.delete(f"{base}/users/me", headers=auth, timeout=10).status_code == 204
+    assert requests.delete(f"{base}/users/me", headers={"Authorization": f"Bearer {fourth['access_token']}"},
+                           timeout=10).status_code == 204
     assert requests.post(f"{base}/auth/refresh", json={"refresh_token": fourth["refresh_token"]},
                          timeout=10).status_code == 401
     gone = requests.post(f"{base}/auth/login", json={"email": user["email"], "password": PASSWORD},
