@@ -246,8 +246,11 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
     wait_for(traced_services, timeout=10, interval=0.2, what=f"spans of {TRACE_ID}")
 
     # Catalog's worker stops while orders keep coming: the target-down alert fires for it.
+    # (Only catalog-worker's alert is asserted on: a scrape of another process that is slow once on
+    # a busy machine may fire it for that process too, with a one-second ``for:``.)
     def firing() -> list[dict[str, str]]:
-        return [a["labels"] for a in api(prometheus, "alerts")["alerts"] if a["state"] == "firing"]
+        return [a["labels"] for a in api(prometheus, "alerts")["alerts"]
+                if a["state"] == "firing" and a["labels"].get("job") == "catalog-worker"]
     assert firing() == []
     worker = next(p for p in platform.parts if getattr(p, "command", None) == "catalog-worker")
     worker.stop()
@@ -258,7 +261,7 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
         fired = [a for a in firing() if a["alertname"] == "TargetDown"]
         return fired or None
     fired = wait_for(alert, timeout=15, interval=0.5, what="TargetDown firing")
-    assert {a["job"] for a in fired} == {"catalog-worker"}
+    assert {a["instance"] for a in fired} == {f"127.0.0.1:{worker.port}"}
     assert all(shop.status(order_id) == "pending" for order_id in stuck)
     print(f"\norders by outcome {delta}, saga count +{saga:g}, metrics seen after {metrics_at:.1f}s; "
           f"trace {TRACE_ID}: {sorted({(s, n) for s, n, t in receiver.spans if t == TRACE_ID})} "
