@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +18,13 @@ from flotilla.auth.keys import KeySource, UnknownKey
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256",)
 KEY_TYPE_FOR = {"RS256": "RSA", "RS384": "RSA", "RS512": "RSA", "EdDSA": "OKP"}
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "jti")
+#: Verified tokens remembered per process: a client sends the same token on every request,
+#: and checking it again (parse twice, base64url checks in Python, RSA) was the largest cost
+#: of a gateway request after the upstream call (docs/performance.md). An entry lasts until
+#: the token's ``exp`` (at most this long) and only while its signing key is still published.
+#: Revocation is checked on every request after this (guards.authenticate).
+VERIFIED_CACHE_SECONDS = 30.0
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -51,12 +61,35 @@ class TokenVerifier:
         self.audience = audience
         self.algorithms = list(algorithms)
         self.leeway = leeway
+        self._verified: OrderedDict[str, tuple[float, str, Caller]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Caller:
         """A ``Caller`` for a good token; ``InvalidToken`` otherwise.
 
         ``KeySourceUnavailable`` passes through: that is our outage, not the caller's fault.
         """
+        now = time.time()
+        with self._lock:
+            hit = self._verified.get(token)
+        if hit is not None and hit[0] > now and self._key_still_published(hit[1]):
+            return hit[2]
+        caller, expires, kid = self._verify(token)
+        with self._lock:
+            self._verified[token] = (min(expires, now + VERIFIED_CACHE_SECONDS), kid, caller)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return caller
+
+    def _key_still_published(self, kid: str) -> bool:
+        """A retired signing key ends its tokens at once, cached or not (a dict lookup)."""
+        try:
+            self.keys.key_for(kid)
+        except UnknownKey:
+            return False
+        return True
+
+    def _verify(self, token: str) -> tuple[Caller, float, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -80,7 +113,7 @@ class TokenVerifier:
             raise ExpiredToken("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
-        return _caller(claims)
+        return _caller(claims), float(claims["exp"]), kid
 
 
 def _caller(claims: dict[str, object]) -> Caller:

@@ -104,3 +104,42 @@ def test_a_static_source_knows_only_its_keys(minter):
     assert source.key_for(minter.kid).key_type == "RSA"
     with pytest.raises(UnknownKey):
         source.key_for("other")
+
+
+class RetiringKeys(CountingKeys):
+    """The minter's keys, until ``retired`` is set."""
+
+    retired = False
+
+    def key_for(self, kid: str) -> PyJWK:
+        if self.retired:
+            raise UnknownKey(kid)
+        return super().key_for(kid)
+
+
+def test_a_verified_token_is_remembered_until_its_key_is_retired(minter, monkeypatch):
+    import jwt
+
+    keys = RetiringKeys(minter)
+    verifier = TokenVerifier(keys, issuer=minter.issuer, audience=minter.audience)
+    token = minter.mint()
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    first, second = verifier.verify(token), verifier.verify(token)
+    assert first == second and len(decodes) == 1  # the second came from the cache
+    keys.retired = True
+    with pytest.raises(InvalidToken, match="unknown key"):
+        verifier.verify(token)
+
+
+def test_a_remembered_token_still_expires(minter):
+    verifier = TokenVerifier(minter.key_source(), issuer=minter.issuer, audience=minter.audience, leeway=0)
+    claims = {**minter.claims(), "exp": int(time.time()) + 1}
+    token = minter.sign(claims)
+    verifier.verify(token)
+    from flotilla.testing import wait_for
+
+    wait_for(lambda: time.time() > claims["exp"], timeout=5, interval=0.05, what="the token's exp")
+    with pytest.raises(ExpiredToken):
+        verifier.verify(token)
