@@ -41,7 +41,7 @@ refresh_tokens = Table(
     Column("issued_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("spent_at", UTCDateTime, nullable=True),
-    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True, index=True),
 )
 
 #: Access tokens (``jti``) refused before they expire: the one a logout was made with.
@@ -118,6 +118,17 @@ class RefreshTokenRepository:
         c = refresh_tokens.c
         self.session.execute(update(refresh_tokens).where(c.family_id == family_id, c.revoked_at.is_(None))
                              .values(revoked_at=utcnow()), execution_options={"synchronize_session": False})
+
+    def family_revoked(self, family_id: uuid.UUID) -> bool:
+        c = refresh_tokens.c
+        stmt = select(c.id).where(c.family_id == family_id, c.revoked_at.is_not(None)).limit(1)
+        return self.session.execute(stmt).first() is not None
+
+    def families_revoked_since(self, since: datetime) -> list[uuid.UUID]:
+        """Sessions (refresh families) revoked at or after ``since``: logged out or reused."""
+        c = refresh_tokens.c
+        stmt = select(c.family_id).where(c.revoked_at >= since).distinct()
+        return list(self.session.scalars(stmt))
 
     def revoke_all_of(self, user_id: uuid.UUID) -> None:
         c = refresh_tokens.c

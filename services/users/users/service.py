@@ -72,7 +72,20 @@ def is_revoked(db: Database, caller: Caller) -> bool:
     with UnitOfWork(db) as uow:
         if uow.users.get(caller.user_id) is None:
             return True
-        return caller.token_id is not None and uow.revoked_access_tokens.is_revoked(caller.token_id)
+        if caller.token_id is not None and uow.revoked_access_tokens.is_revoked(caller.token_id):
+            return True
+        return _session_revoked(uow, caller.session_id)
+
+
+def _session_revoked(uow: UnitOfWork, session_id: str | None) -> bool:
+    """Was the access token's login session (its refresh family) logged out or reused?"""
+    if session_id is None:
+        return False
+    try:
+        family = uuid.UUID(session_id)
+    except ValueError:
+        return True  # users never signs such a sid
+    return uow.refresh_tokens.family_revoked(family)
 
 
 def delete_me(db: Database, caller: Caller) -> None:
@@ -142,8 +155,9 @@ def revocations(db: Database, horizon_s: float) -> dict[str, Any]:
     with UnitOfWork(db) as uow:
         rows = uow.users.deleted_since(since)
         tokens = uow.revoked_access_tokens.live(utcnow())
+        sessions = uow.refresh_tokens.families_revoked_since(since)
     return {"users": [{"user_id": str(uid), "not_before": at.timestamp()} for uid, at in rows],
-            "tokens": sorted(tokens)}
+            "tokens": sorted(tokens), "sessions": sorted(str(s) for s in sessions)}
 
 
 def jwks(db: Database) -> dict[str, Any]:

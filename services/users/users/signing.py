@@ -72,14 +72,15 @@ class TokenIssuer:
             raise NoSigningKey("no signing key is published")
         key = published[0]
         now = int(time.time())
+        family = family_id or uuid.uuid4()  # the session: what a logout or a reuse revokes
         claims = {"iss": self.issuer, "aud": self.audience, "sub": str(user.id), "iat": now,
                   "nbf": now, "exp": now + self.access_ttl, "jti": uuid.uuid4().hex,
-                  "roles": list(user.roles), "email": user.email}
+                  "sid": str(family), "roles": list(user.roles), "email": user.email}
         access = jwt.encode(claims, self._private_key(key), algorithm=key.algorithm,
                             headers={"kid": key.kid})
         secret = secrets.token_urlsafe(32)
         uow.refresh_tokens.add(RefreshToken.issue(user.id, hash_refresh_token(secret),
-                                                  self.refresh_ttl, family_id))
+                                                  self.refresh_ttl, family))
         return TokenPair(access_token=access, expires_in=self.access_ttl, refresh_token=secret)
 
     def _private_key(self, key: SigningKey) -> Any:

@@ -39,6 +39,7 @@ class RevocationList:
         self._lock = threading.Lock()
         self._not_before: dict[uuid.UUID, tuple[float, float]] = {}  # user -> (not before, expires)
         self._tokens: dict[str, float] = {}  # jti -> expires
+        self._sessions: dict[str, float] = {}  # sid (refresh family) -> expires
 
     def revoke_user(self, user_id: uuid.UUID, not_before: float) -> None:
         """Refuse every token of ``user_id`` issued before ``not_before`` (epoch seconds)."""
@@ -52,10 +53,17 @@ class RevocationList:
         with self._lock:
             self._tokens[token_id] = self._clock() + self.retain_seconds
 
+    def revoke_session(self, session_id: str) -> None:
+        """Refuse every access token of one login session (logged out, or its refresh reused)."""
+        with self._lock:
+            self._sessions[session_id] = self._clock() + self.retain_seconds
+
     def is_revoked(self, caller: Caller) -> bool:
         now = self._clock()
         with self._lock:
             if caller.token_id is not None and self._tokens.get(caller.token_id, 0) > now:
+                return True
+            if caller.session_id is not None and self._sessions.get(caller.session_id, 0) > now:
                 return True
             entry = self._not_before.get(caller.user_id)
         if entry is None or entry[1] <= now:
@@ -69,15 +77,18 @@ class RevocationList:
         with self._lock:
             users = [u for u, (_, exp) in self._not_before.items() if exp <= now]
             tokens = [t for t, exp in self._tokens.items() if exp <= now]
+            sessions = [s for s, exp in self._sessions.items() if exp <= now]
             for u in users:
                 del self._not_before[u]
             for t in tokens:
                 del self._tokens[t]
-        return len(users) + len(tokens)
+            for s in sessions:
+                del self._sessions[s]
+        return len(users) + len(tokens) + len(sessions)
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._not_before) + len(self._tokens)
+            return len(self._not_before) + len(self._tokens) + len(self._sessions)
 
 
 def install(app: Flask, check: RevocationCheck) -> None:
@@ -121,6 +132,8 @@ class RevocationPoller:
             self.revocations.revoke_user(uuid.UUID(entry["user_id"]), float(entry["not_before"]))
         for token_id in body.get("tokens", []):
             self.revocations.revoke_token(str(token_id))
+        for session_id in body.get("sessions", []):
+            self.revocations.revoke_session(str(session_id))
         self.revocations.prune()
         return True
 

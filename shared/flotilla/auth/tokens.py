@@ -44,6 +44,7 @@ class Caller:
     email: str | None = None
     token_id: str | None = None
     issued_at: float | None = None  # the token's ``iat`` (epoch seconds)
+    session_id: str | None = None  # the token's ``sid``: the login session (refresh family)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -125,7 +126,8 @@ def _caller(claims: dict[str, object]) -> Caller:
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidToken("roles must be a list of strings")
     email = claims.get("email")
-    iat = claims.get("iat")
+    iat, sid = claims.get("iat"), claims.get("sid")
     return Caller(user_id=user_id, roles=frozenset(roles),
                   email=email if isinstance(email, str) else None, token_id=str(claims["jti"]),
-                  issued_at=float(iat) if isinstance(iat, (int, float)) else None)
+                  issued_at=float(iat) if isinstance(iat, (int, float)) else None,
+                  session_id=sid if isinstance(sid, str) else None)

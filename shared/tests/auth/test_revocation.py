@@ -81,3 +81,18 @@ def test_the_guards_refuse_a_revoked_caller_with_401():
         assert response.content_type == "application/problem+json"
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
     assert client.get("/me", headers=others).status_code == 200
+
+
+def test_a_revoked_session_refuses_its_tokens_only():
+    import uuid as _uuid
+
+    from flotilla.auth import Caller
+    from flotilla.auth.revocation import RevocationList
+
+    revoked = RevocationList()
+    user = _uuid.uuid4()
+    revoked.revoke_session("family-1")
+    assert revoked.is_revoked(Caller(user_id=user, token_id="a", session_id="family-1"))
+    assert not revoked.is_revoked(Caller(user_id=user, token_id="b", session_id="family-2"))
+    assert not revoked.is_revoked(Caller(user_id=user, token_id="c"))
+    assert len(revoked) == 1

@@ -70,3 +70,29 @@ def test_purge_drops_revoked_access_tokens_once_they_expire(app, client, login):
     assert purge(db, login_window=900).revoked_access_tokens == 0
     assert purge(db, login_window=900, now=utcnow() + timedelta(hours=1)).revoked_access_tokens == 1
     assert client.get("/auth/revocations.json").json["tokens"] == []
+
+
+def test_logout_ends_every_access_token_of_its_session(client, login):
+    """Refreshed access tokens share the session (``sid``): a logout ends them all, not just one."""
+    pair = login()
+    other = login(pair["user"])  # another session of the same account
+    refreshed = client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json
+    refreshed_headers = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    assert client.get("/users/me", headers=refreshed_headers).status_code == 200
+    assert client.post("/auth/logout", json={"refresh_token": refreshed["refresh_token"]},
+                       headers=refreshed_headers).status_code == 204
+    assert client.get("/users/me", headers=pair["headers"]).status_code == 401  # same session, older token
+    assert client.get("/users/me", headers=refreshed_headers).status_code == 401
+    assert client.get("/users/me", headers=other["headers"]).status_code == 200
+    import jwt
+
+    sid = jwt.decode(pair["access_token"], options={"verify_signature": False})["sid"]
+    assert sid in client.get("/auth/revocations.json").json["sessions"]
+
+
+def test_a_reused_refresh_token_ends_the_familys_access_tokens(client, login):
+    pair = login()
+    second = client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]}).json
+    assert client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    for access in (pair["access_token"], second["access_token"]):
+        assert client.get("/users/me", headers={"Authorization": f"Bearer {access}"}).status_code == 401
