@@ -50,11 +50,12 @@ if [ -z "${PROMETHEUS_PORT:-}" ]; then
 fi
 export PROMETHEUS_PORT
 
-"$bin/users" migrate
-"$bin/orders" migrate
-for service in catalog; do
+# Every service of services.toml migrates; those with a `seed` command (catalog) seed too.
+for service in $("$bin/python" -m flotilla.platform names); do
   "$bin/$service" migrate
-  "$bin/$service" seed
+  if "$bin/$service" seed --help >/dev/null 2>&1; then
+    "$bin/$service" seed
+  fi
 done
 
 # nginx's config under var/nginx, and a development TLS certificate (openssl) on first run.
