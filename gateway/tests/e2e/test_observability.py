@@ -82,6 +82,11 @@ def traced(receiver: Receiver) -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    # The platform fixture seeds catalog in this process, which turned tracing on here too:
+    # later tests' in-process apps and clients must not be traced.
+    from flotilla import tracing
+
+    tracing.reset_for_tests()
 
 
 def _targets(platform: Any) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from flotilla.testing import free_port
+from flotilla.testing import free_port, wait_for
 from flotilla.testing.faultproxy import FaultProxy
 from flotilla.testing.upstream import FakeUpstream
 
@@ -68,7 +68,9 @@ def test_without_toxics_bytes_pass_unchanged(proxy: FaultProxy):
     with connect(proxy) as sock:
         got, elapsed = round_trip(sock, b"x" * 100_000)
     assert got == b"x" * 100_000 and elapsed < 0.5
-    assert proxy.stats.accepted == 1 and proxy.stats.bytes_downstream == 100_000
+    # The proxy counts a chunk after writing it: the last count may trail the client's read.
+    wait_for(lambda: proxy.stats.bytes_downstream == 100_000, timeout=5, what="the byte count")
+    assert proxy.stats.accepted == 1
 
 
 def test_latency_delays_each_direction_it_is_set_on(proxy: FaultProxy):
@@ -129,7 +131,8 @@ def test_reset_sends_rst_to_open_and_new_connections(proxy: FaultProxy):
     with pytest.raises(ConnectionResetError):
         open_sock.recv(10)
     open_sock.close()
-    with connect(proxy) as sock, pytest.raises(ConnectionResetError):
+    # The reset may come as early as the handshake (a loaded machine): the connect is inside.
+    with pytest.raises(ConnectionResetError), connect(proxy) as sock:
         time.sleep(0.1)
         sock.sendall(b"ping")
         sock.recv(10)
