@@ -10,7 +10,8 @@ images need nothing but the installed kit.
     python -m flotilla.platform check      # exit 1 and name the stale files
     python -m flotilla.platform services   # the list, one service a line
     python -m flotilla.platform names      # the names on one line (for shell scripts)
-    python -m flotilla.platform add NAME   # a new entry (next free ports, route /NAME), then generate
+    python -m flotilla.platform add NAME   # a new entry (next free ports, route /NAME), the service's
+                                           # package from deploy/templates/service/, then generate
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LIST_FILE = "services.toml"
 NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
+SERVICE_TEMPLATE = "deploy/templates/service"
 BEGIN = "BEGIN generated: services"
 END = "END generated"
 
@@ -257,13 +260,54 @@ def generate(root: Path = ROOT) -> list[str]:
     return sorted(changed)
 
 
+def scaffold(name: str, root: Path = ROOT) -> list[str]:
+    """Write ``services/<name>/`` from the template (every ``*.tmpl`` file under
+    ``deploy/templates/service/``, ``@name@`` / ``@Name@`` / ``@NAME@`` / ``@date@`` replaced in
+    paths and text); returns the paths written. Refuses to touch an existing package."""
+    template = root / SERVICE_TEMPLATE
+    target = root / "services" / name
+    if target.exists():
+        raise ListError(f"services/{name} exists already")
+    words = {"@name@": name, "@Name@": name.capitalize(), "@NAME@": name.upper(),
+             "@date@": date.today().isoformat()}
+
+    first_party = re.compile(rf"^from (flotilla|{name})[. ]")
+
+    def fill(text: str) -> str:
+        for word, value in words.items():
+            text = text.replace(word, value)
+        return text
+
+    def sort_imports(text: str) -> str:
+        """The kit's and the service's imports share a section: order them by module, as ruff does."""
+        lines, out = text.split("\n"), []
+        while lines:
+            run = []
+            while lines and first_party.match(lines[0]):
+                run.append(lines.pop(0))
+            out += sorted(run, key=lambda line: line.split()[1]) if run else [lines.pop(0)]
+        return "\n".join(out)
+
+    written = []
+    for source in sorted(template.rglob("*.tmpl")):
+        path = target / fill(str(source.relative_to(template)).removesuffix(".tmpl"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = fill(source.read_text())
+        path.write_text(sort_imports(text) if path.suffix == ".py" else text)
+        written.append(str(path.relative_to(root)))
+    return written
+
+
 def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: bool = True,
                 routes: dict[str, float] | None = None) -> Service:
-    """Append a service to services.toml (next free ports, route ``/<name>``) and regenerate.
-    The list is checked before anything is written, so a clash leaves every file as it was."""
+    """Append a service to services.toml (next free ports, route ``/<name>``), write its package
+    from the template and regenerate. The list is checked before anything is written, so a clash
+    leaves every file as it was."""
     services = load(root)
     if any(s.name == name for s in services):
         raise ListError(f"{name} is already in {LIST_FILE}")
+    if (root / "services" / name).exists():
+        raise ListError(f"services/{name} exists already")
     port = port or max([8080, *(s.port for s in services)]) + 1
     routes = routes if routes is not None else {f"/{name}": 5.0}
     entry = [f"\n[services.{name}]", f"port = {port}"]
@@ -286,6 +330,7 @@ def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: b
         (root / f".{LIST_FILE}.old").unlink()
     finally:
         scratch.unlink(missing_ok=True)
+    scaffold(name, root)
     generate(root)
     return added
 
