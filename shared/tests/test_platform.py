@@ -132,6 +132,17 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
     dockerfile = (copy / "services/payments/Dockerfile").read_text()
     assert "COPY services/payments services/payments" in dockerfile and "EXPOSE 8084 9000" in dockerfile
     assert platform.LIST_FILE in changed and "deploy/k8s/base/payments/api.yaml" in changed
+    package = copy / "services/payments"
+    for name in ("pyproject.toml", "payments/__init__.py", "payments/repository.py",
+                 "migrations/versions/0001_items.py", "tests/unit/test_use_cases.py"):
+        assert f"services/payments/{name}" in changed, name
+    assert 'payments-worker = "payments.worker:main"' in (package / "pyproject.toml").read_text()
+    assert "@name@" not in "".join(p.read_text() for p in package.rglob("*.py"))
+    unit = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(package / "tests/unit")], cwd=copy, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(package)}, timeout=60)
+    assert unit.returncode == 0 and " passed" in unit.stdout, unit.stdout + unit.stderr
+    assert platform.main(["add", "payments", "--root", str(copy)]) == 2  # its package exists already
     for overlay in ("dev", "prod"):
         rendered = subprocess.run(["kubectl", "kustomize", str(copy / "deploy/k8s/overlays" / overlay)],
                                   capture_output=True, text=True, check=True).stdout
