@@ -13,20 +13,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from flotilla.testing import free_port, wait_for
+from flotilla.testing.otlp import OtlpReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -34,45 +32,18 @@ ROOT = Path(__file__).resolve().parents[3]
 TRACE_ID = "5bf92f3577b34da6a3ce929d0e0e4737"
 
 
-class Receiver(ThreadingHTTPServer):
-    spans: list[tuple[str, str, str]]  # (service.name, span name, trace id)
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.path == "/v1/traces":
-            for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
-                attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                for scope in resource_spans.scope_spans:
-                    for span in scope.spans:
-                        self.server.spans.append((attrs.get("service.name", "?"), span.name,
-                                                  span.trace_id.hex()))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    server = Receiver(("127.0.0.1", 0), Handler)
-    server.spans = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def receiver() -> Iterator[OtlpReceiver]:
+    server = OtlpReceiver().start()
     yield server
-    server.shutdown()
+    server.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def traced(receiver: Receiver) -> Iterator[None]:
+def traced(receiver: OtlpReceiver) -> Iterator[None]:
     """Every process of this module's platform exports its spans to the receiver (the platform
     fixture copies the environment when it starts them)."""
-    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_port}",
+    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
                 "OTEL_BSP_SCHEDULE_DELAY": "100"}
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
@@ -212,7 +183,7 @@ def _by_outcome(url: str) -> dict[str, float]:
 
 
 def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prometheus: str,
-                                                             receiver: Receiver) -> None:
+                                                             receiver: OtlpReceiver) -> None:
     started = time.monotonic()
     gateway = next(p for p in platform.parts if getattr(p, "_cmd", [""])[-1] == "gateway:create_app()")
     wait_for(lambda: {r["health"] for r in api(prometheus, "targets")["activeTargets"]} == {"up"},
@@ -246,7 +217,7 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
 
     # One order, one trace: every process's spans for it carry the trace id the client sent.
     def traced_services() -> set[str] | None:
-        found = {service for service, _, trace_id in receiver.spans if trace_id == TRACE_ID}
+        found = {span.service for span in receiver.spans if span.trace_id == TRACE_ID}
         return found if {"gateway", "orders", "catalog"} <= found else None
     wait_for(traced_services, timeout=10, interval=0.2, what=f"spans of {TRACE_ID}")
 
@@ -268,8 +239,9 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
     fired = wait_for(alert, timeout=15, interval=0.5, what="TargetDown firing")
     assert {a["instance"] for a in fired} == {f"127.0.0.1:{worker.port}"}
     assert all(shop.status(order_id) == "pending" for order_id in stuck)
+    ours = [s for s in receiver.spans if s.trace_id == TRACE_ID]
     print(f"\norders by outcome {delta}, saga count +{saga:g}, metrics seen after {metrics_at:.1f}s; "
-          f"trace {TRACE_ID}: {sorted({(s, n) for s, n, t in receiver.spans if t == TRACE_ID})} "
-          f"(spans from {sorted({s for s, *_ in receiver.spans})}); "
+          f"trace {TRACE_ID}: {sorted({(s.service, s.name) for s in ours})} "
+          f"(spans from {sorted({s.service for s in receiver.spans})}); "
           f"TargetDown firing {time.monotonic() - started:.1f}s "
           f"after start, {len(stuck)} orders pending meanwhile")

@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from flotilla.testing.otlp import OtlpReceiver
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -64,39 +63,12 @@ for s in servers:
 '''
 
 
-class Receiver(ThreadingHTTPServer):
-    spans: list[tuple[str, str, int, str]]  # (service.name, span name, kind, trace id)
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        assert self.path == "/v1/traces" and self.headers["Content-Type"] == "application/x-protobuf"
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            for scope in resource_spans.scope_spans:
-                for span in scope.spans:
-                    self.server.spans.append((attrs["service.name"], span.name, span.kind,
-                                              span.trace_id.hex()))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver(("127.0.0.1", 0), Handler)
-    server.spans = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def receiver() -> Iterator[OtlpReceiver]:
+    server = OtlpReceiver().start()
     yield server
-    server.shutdown()
+    assert server.rejected == 0  # every export was a protobuf POST /v1/traces
+    server.stop()
 
 
 def run(env: dict[str, str]) -> tuple[dict[str, bool], list[dict[str, str]]]:
@@ -116,8 +88,8 @@ def test_off_without_an_endpoint_imports_nothing_and_logs_the_incoming_trace_id(
     assert inner and inner[0]["trace_id"] == "-"  # the kit's client sends no traceparent when off
 
 
-def test_on_spans_of_both_apps_and_the_client_share_the_callers_trace(receiver: Receiver) -> None:
-    state, logs = run({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_port}",
+def test_on_spans_of_both_apps_and_the_client_share_the_callers_trace(receiver: OtlpReceiver) -> None:
+    state, logs = run({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
                        "OTEL_BSP_SCHEDULE_DELAY": "100"})
     assert state["on"] is True
     # One tracer provider per process: both apps report the first one's service.name here;
