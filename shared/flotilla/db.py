@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -57,7 +57,8 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: Database.read(), one statement in SQLite's own transaction
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,6 +92,9 @@ class Database:
         writer = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
+        # Reads outside an explicit transaction: no BEGIN/COMMIT pair around one SELECT.
+        plain = {_BEGIN_OPTION: None} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        self._plain = self.engine.execution_options(**plain)
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -98,6 +102,16 @@ class Database:
         factory = self._writer if write else self._reader
         with factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A Core connection for reads that are one statement each (a primary-key lookup, a
+        page): every statement runs in the database's own implicit transaction, so it sees one
+        consistent snapshot, without the session, identity map and BEGIN/COMMIT round trips of
+        :meth:`session` (about half a catalog item read, docs/performance.md). Statements
+        that must see the same snapshot, and every write, use :meth:`session`."""
+        with self._plain.connect() as conn:
+            yield conn
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

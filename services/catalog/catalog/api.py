@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 
-from catalog import service
+from catalog import queries, service
 from catalog.bootstrap import catalog_of
 from catalog.repository import ProductFilter
 from catalog.schemas import (
@@ -58,7 +58,7 @@ def list_products(query: ProductQuery) -> Response:
     """List live products, oldest first, a page at a time."""
     after = cursor_from_query(query.cursor)
     flt = ProductFilter(q=query.q, min_price=query.min_price, max_price=query.max_price)
-    page = service.list_products(catalog_of().uow, flt, query.limit, after)
+    page = queries.list_products(catalog_of().db, flt, query.limit, after)
     body = ProductPage(items=[ProductOut.model_validate(p) for p in page.items],
                        next_cursor=page.next_cursor)
     return jsonify(body.model_dump(mode="json"))
@@ -67,7 +67,7 @@ def list_products(query: ProductQuery) -> Response:
 @bp.get(PRODUCT, responses={200: ProductOut, 404: ProblemModel})
 def get_product(path: ProductPath) -> Response:
     """One product, with an ETag; ``If-None-Match`` answers 304 when unchanged."""
-    product = service.get_product(catalog_of().uow, path.product_id)
+    product = queries.get_product(catalog_of().db, path.product_id)
     if request.if_none_match.contains_weak(product.etag.strip('"')):
         response = Response(status=304)
         response.headers["ETag"] = product.etag

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ColumnElement,
     Index,
     Integer,
     MetaData,
@@ -96,33 +97,50 @@ class ProductRepository:
     def page(self, flt: ProductFilter, limit: int,
              after: tuple[datetime, uuid.UUID] | None) -> list[Product]:
         """Up to ``limit`` live products in (created_at, id) order, after the cursor."""
-        params: dict[str, object] = {"limit": limit, "min_price": flt.min_price, "max_price": flt.max_price}
-        if flt.q:
-            escaped = flt.q.replace("/", "//").replace("%", "/%").replace("_", "/_")
-            params["pattern"] = f"%{escaped}%"
-        if after is not None:
-            params["after_created"], params["after_id"] = after
-        stmt = _page_statement(bool(flt.q), flt.min_price is not None, flt.max_price is not None,
-                               after is not None)
-        return list(self.session.scalars(stmt, params))
+        stmt = _page_statement(*page_shape(flt, after))
+        return list(self.session.scalars(stmt, page_params(flt, limit, after)))
+
+
+def page_shape(flt: ProductFilter, after: tuple[datetime, uuid.UUID] | None) -> tuple[bool, bool, bool, bool]:
+    """Which filters a page query has: the key of its cached statement."""
+    return bool(flt.q), flt.min_price is not None, flt.max_price is not None, after is not None
+
+
+def page_params(flt: ProductFilter, limit: int,
+                after: tuple[datetime, uuid.UUID] | None) -> dict[str, object]:
+    """The values bound to a page statement (:func:`page_criteria`)."""
+    params: dict[str, object] = {"limit": limit, "min_price": flt.min_price, "max_price": flt.max_price}
+    if flt.q:
+        escaped = flt.q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        params["pattern"] = f"%{escaped}%"
+    if after is not None:
+        params["after_created"], params["after_id"] = after
+    return params
+
+
+def page_criteria(q: bool, min_price: bool, max_price: bool, after: bool) -> list[ColumnElement[bool]]:
+    """The WHERE of a page of live products, values as bound parameters."""
+    c = products.c
+    where: list[ColumnElement[bool]] = [c.deleted_at.is_(None)]
+    if q:  # case-insensitive substring, %, _ and / in the text taken literally
+        pattern = bindparam("pattern", type_=c.name.type)
+        where.append(or_(c.name.ilike(pattern, escape="/"), c.description.ilike(pattern, escape="/")))
+    if min_price:
+        where.append(c.price_cents >= bindparam("min_price"))
+    if max_price:
+        where.append(c.price_cents <= bindparam("max_price"))
+    if after:
+        created = bindparam("after_created", type_=c.created_at.type)
+        pid = bindparam("after_id", type_=c.id.type)
+        where.append(or_(c.created_at > created, and_(c.created_at == created, c.id > pid)))
+    return where
 
 
 @functools.cache
 def _page_statement(q: bool, min_price: bool, max_price: bool, after: bool) -> Select[tuple[Product]]:
     """One statement per shape of filter, built once, values bound per call."""
     c = products.c
-    stmt = select(Product).where(c.deleted_at.is_(None))
-    if q:  # case-insensitive substring, %, _ and / in the text taken literally
-        pattern = bindparam("pattern", type_=c.name.type)
-        stmt = stmt.where(or_(c.name.ilike(pattern, escape="/"), c.description.ilike(pattern, escape="/")))
-    if min_price:
-        stmt = stmt.where(c.price_cents >= bindparam("min_price"))
-    if max_price:
-        stmt = stmt.where(c.price_cents <= bindparam("max_price"))
-    if after:
-        created = bindparam("after_created", type_=c.created_at.type)
-        pid = bindparam("after_id", type_=c.id.type)
-        stmt = stmt.where(or_(c.created_at > created, and_(c.created_at == created, c.id > pid)))
+    stmt = select(Product).where(*page_criteria(q, min_price, max_price, after))
     return stmt.order_by(c.created_at, c.id).limit(bindparam("limit"))
 
 
