@@ -4,6 +4,9 @@ Listing reads messages without acknowledging them and closes the channel, which
 puts them back. Replay republishes a parked message to the service's main queue
 (through the default exchange, so only this service sees it again) with its attempt
 count reset, waits for the broker's confirm, then removes it from the parking queue.
+
+:class:`WorkerOps` is what the worker's own HTTP server offers admins of these
+(``/ops/dlq``, ``/ops/outbox``: :mod:`flotilla.events.server`), for the operator console.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
 from flotilla.events import topology as topo
+from flotilla.events.outbox import Backlog, backlog
+
+if TYPE_CHECKING:
+    from flotilla.events.worker import WorkerSpec
 
 
 @dataclass(frozen=True)
@@ -93,3 +100,26 @@ def replay_parked(url: str, service: str, message_ids: set[str] | None = None) -
 def purge_parked(url: str, service: str) -> int:
     with _channel(url, service) as (channel, _count):
         return int(channel.queue_purge(topo.parking_queue(service)).method.message_count)
+
+
+def count_parked(url: str, service: str) -> int:
+    with _channel(url, service) as (_unused, count):
+        return count
+
+
+@dataclass(frozen=True)
+class WorkerOps:
+    """What the worker's ``/ops/*`` endpoints operate: the same calls as ``<svc>-worker dlq|outbox``."""
+
+    service: str
+    amqp_url: str
+    #: Only a service that consumes events has a parking queue.
+    consumes: bool
+    #: The outbox backlog, when the service has an outbox.
+    backlog: Callable[[], Backlog] | None = None
+
+    @classmethod
+    def for_spec(cls, spec: WorkerSpec) -> WorkerOps:
+        outbox = spec.outbox
+        return cls(spec.service, spec.settings.amqp_url, bool(spec.registry.consumed),
+                   (lambda: backlog(spec.db, outbox)) if outbox is not None else None)

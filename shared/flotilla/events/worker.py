@@ -24,6 +24,7 @@ from flotilla.db import Database
 from flotilla.events.apply import Applier
 from flotilla.events.consumer import AfterCommit, Consumer
 from flotilla.events.metrics import WorkerMetrics
+from flotilla.events.ops import WorkerOps
 from flotilla.events.outbox import backlog
 from flotilla.events.registry import EventRegistry
 from flotilla.events.relay import BeforePublish, Relay
@@ -83,7 +84,7 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         server = WorkerHTTPServer(self.spec.settings.worker_host, self.spec.settings.worker_port,
-                                  self.metrics.registry, self.checks())
+                                  self.metrics.registry, self.checks(), ops=WorkerOps.for_spec(self.spec))
         server.start()
         log.info("%s worker: health and metrics on port %d", self.spec.service, server.port)
         threads = [threading.Thread(target=part.run, args=(self.stop,), name=name)
