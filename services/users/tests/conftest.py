@@ -11,6 +11,7 @@ from flask_openapi3 import OpenAPI
 
 from flotilla import migrations
 from users import MIGRATIONS, create_app
+from users.bootstrap import users_of
 from users.config import UsersSettings
 
 PASSWORD = "correct horse battery"
@@ -28,7 +29,7 @@ def app(settings: UsersSettings) -> Iterator[OpenAPI]:
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["flotilla_db"].dispose()
+    users_of(app).db.dispose()
 
 
 @pytest.fixture

@@ -10,11 +10,13 @@ from flask import Response
 from flask_openapi3 import OpenAPI
 
 from flotilla import auth, proxies
+from flotilla import metrics as kit_metrics
 from flotilla.app import create_service_app, init_database
 from flotilla.auth import revocation
 from flotilla.problems import Problem, problem_response
 from flotilla.settings import load_settings
 from users import api, cli, metrics, service
+from users.bootstrap import bootstrap, install
 from users.config import UsersSettings
 from users.model import (
     EmailTaken,
@@ -24,10 +26,7 @@ from users.model import (
     NotAllowed,
     UserNotFound,
 )
-from users.passwords import Passwords
-from users.repository import start_mappers
-from users.sessions import Sessions
-from users.signing import DatabaseKeySource, NoSigningKey, TokenIssuer
+from users.signing import DatabaseKeySource, NoSigningKey
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +50,23 @@ def create_app(settings: UsersSettings | None = None, *, for_cli: bool = False) 
     app = create_service_app("users", settings, exceptions=PROBLEMS,
                              security_schemes=auth.SECURITY_SCHEMES)
     proxies.install(app, settings.trusted_proxy_addresses, settings.trusted_proxies)
-    start_mappers()
-    db = init_database(app, settings.database_url)
-    passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
-    issuer = TokenIssuer(settings.jwt_issuer, settings.jwt_audience, settings.jwt_access_ttl,
-                         settings.refresh_ttl)
-    app.extensions["users_sessions"] = Sessions(
-        db, passwords, issuer, window=settings.login_window,
-        per_account=settings.login_max_failures_per_account,
-        per_address=settings.login_max_failures_per_address)
-    auth.init_app(app, settings, key_source=DatabaseKeySource(db))
+    users = bootstrap(settings, db=init_database(app, settings.database_url))
+    install(app, users)
+    auth.init_app(app, settings, key_source=DatabaseKeySource(users.uow))
     # users owns the identities: a token of an erased account is refused at once.
-    revocation.install(app, lambda caller: service.is_revoked(db, caller))
-    app.extensions["users_settings"] = settings
+    revocation.install(app, lambda caller: service.is_revoked(users.uow, caller))
     app.register_error_handler(LoginThrottled, _throttled)
     app.register_api(api.auth_bp)
     app.register_api(api.users_bp)
     for collector in metrics.COLLECTORS:
-        app.extensions["flotilla_metrics"].registry.register(collector)
+        kit_metrics.registry_of(app).register(collector)
     cli.init_app(app, MIGRATIONS)
     # Under `flask --app users ...` (a click context) tables may not exist yet: `migrate` must run.
     if not for_cli and click.get_current_context(silent=True) is None:
-        service.ensure_signing_key(db)
+        service.ensure_signing_key(users.uow)
         admin = settings.admin_credentials()
         if admin:
-            user, created = service.ensure_admin(db, passwords, *admin)
+            user, created = service.ensure_admin(users.uow, users.passwords, *admin)
             log.info("admin %s %s from FLOTILLA_ADMIN_EMAIL", user.id, "created" if created else "present")
     return app
 

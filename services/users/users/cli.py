@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import FlaskGroup
 
-from flotilla.app import current_database
 from flotilla.cli import migrate_command
 from users import housekeeping, service
+from users.bootstrap import users_of
 from users.model import normalise_email
 
 
@@ -20,14 +20,14 @@ def init_app(app: Flask, migrations: Path) -> None:
     @app.cli.command("rotate-keys")
     def rotate_keys_command() -> None:
         """Publish a new signing key; the previous one keeps verifying, older ones are retired."""
-        kid = service.rotate_keys(current_database())
+        kid = service.rotate_keys(users_of().uow)
         click.echo(f"users: signing with key {kid}")
 
     @app.cli.command("purge")
     def purge_command() -> None:
         """Delete long-expired refresh tokens and ended login-throttle windows."""
-        settings = current_app.config["FLOTILLA_SETTINGS"]
-        done = housekeeping.purge(current_database(), settings.login_window)
+        users = users_of()
+        done = housekeeping.purge(users.uow, users.settings.login_window)
         click.echo(f"users: purged {done.refresh_tokens} refresh tokens, "
                    f"{done.login_counters} login counters")
 
@@ -44,8 +44,8 @@ def init_app(app: Flask, migrations: Path) -> None:
             raise click.BadParameter("not an email address", param_hint="--email") from None
         if not 10 <= len(password) <= 128:
             raise click.BadParameter("must be 10 to 128 characters", param_hint="--password")
-        passwords = current_app.extensions["users_sessions"].passwords
-        user, created = service.ensure_admin(current_database(), passwords, email, password, name)
+        users = users_of()
+        user, created = service.ensure_admin(users.uow, users.passwords, email, password, name)
         click.echo(f"users: {'created' if created else 'promoted'} admin {user.email} ({user.id})")
 
 

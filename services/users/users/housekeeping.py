@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
-from flotilla.db import Database, utcnow
-from users.repository import login_failures, refresh_tokens, revoked_access_tokens
+from flotilla.db import utcnow
+from flotilla.unit_of_work import UnitOfWorkFactory
+from users.repository import UnitOfWork, login_failures, refresh_tokens, revoked_access_tokens
 
 #: Expired refresh tokens are kept a while so a late reuse is still recognised as one.
 REFRESH_GRACE = timedelta(days=1)
@@ -25,9 +26,10 @@ class Purged:
     revoked_access_tokens: int = 0
 
 
-def purge(db: Database, login_window: int, now: datetime | None = None) -> Purged:
+def purge(uow: UnitOfWorkFactory[UnitOfWork], login_window: int, now: datetime | None = None) -> Purged:
     now = now or utcnow()
-    with db.session(write=True) as session:
+    with uow(write=True) as tx:
+        session = tx.session
         tokens = session.execute(delete(refresh_tokens)
                                  .where(refresh_tokens.c.expires_at < now - REFRESH_GRACE))
         counters = session.execute(delete(login_failures).where(

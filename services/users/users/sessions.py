@@ -6,7 +6,8 @@ import logging
 import uuid
 from datetime import timedelta
 
-from flotilla.db import Database, utcnow
+from flotilla.db import utcnow
+from flotilla.unit_of_work import UnitOfWorkFactory
 from users import metrics
 from users.model import InvalidCredentials, InvalidRefreshToken, LoginThrottled, normalise_email
 from users.passwords import Passwords
@@ -18,9 +19,9 @@ log = logging.getLogger(__name__)
 
 
 class Sessions:
-    def __init__(self, db: Database, passwords: Passwords, issuer: TokenIssuer, *,
+    def __init__(self, uow: UnitOfWorkFactory[UnitOfWork], passwords: Passwords, issuer: TokenIssuer, *,
                  window: int = 900, per_account: int = 5, per_address: int = 20) -> None:
-        self.db = db
+        self.uow = uow
         self.passwords = passwords
         self.issuer = issuer
         self.throttle = LoginThrottle(timedelta(seconds=window))
@@ -35,20 +36,20 @@ class Sessions:
             email = email.strip().lower()  # cannot exist; still counted and still as slow
         account, addr = account_key(email), address_key(address)
         try:
-            with UnitOfWork(self.db, write=True) as uow:
+            with self.uow(write=True) as uow:
                 self.throttle.admit(uow.login_failures, [Limit(account, self.per_account),
                                                          Limit(addr, self.per_address)], utcnow())
         except LoginThrottled:
             metrics.throttled()
             raise
-        with UnitOfWork(self.db) as uow:
+        with self.uow() as uow:
             user = uow.users.by_email(email)
         if not self.passwords.verify(user.password_hash if user else None, password) or user is None:
             metrics.failed()
             raise InvalidCredentials()
         assert user.password_hash is not None
         new_hash = self.passwords.hash(password) if self.passwords.needs_rehash(user.password_hash) else None
-        with UnitOfWork(self.db, write=True) as uow:
+        with self.uow(write=True) as uow:
             self.throttle.succeeded(uow.login_failures, account, addr, utcnow())
             current = uow.users.get(user.id, for_update=True)
             if current is None:  # erased between the two transactions
@@ -61,7 +62,7 @@ class Sessions:
     def refresh(self, secret: str) -> TokenPair:
         """Spend a refresh token for a new pair. A spent one revokes its whole family."""
         reused_family: uuid.UUID | None = None
-        with UnitOfWork(self.db, write=True) as uow:
+        with self.uow(write=True) as uow:
             token = uow.refresh_tokens.by_hash(hash_refresh_token(secret))
             if token is None or token.is_expired:
                 raise InvalidRefreshToken()
@@ -82,7 +83,7 @@ class Sessions:
     def logout(self, user_id: uuid.UUID, secret: str, access_token_id: str | None = None) -> None:
         """Revoke the refresh token's family, if it is the caller's, and the access token the
         logout was made with (``access_token_id``, its ``jti``); silent otherwise."""
-        with UnitOfWork(self.db, write=True) as uow:
+        with self.uow(write=True) as uow:
             token = uow.refresh_tokens.by_hash(hash_refresh_token(secret))
             mine = token is not None and token.user_id == user_id
             if token is not None and mine:

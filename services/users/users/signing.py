@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -23,8 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWK
 
 from flotilla.auth import KeySource, UnknownKey, public_jwk
-from flotilla.db import Database
 from users.model import RefreshToken, SigningKey, User
+
+if TYPE_CHECKING:
+    from flotilla.unit_of_work import UnitOfWorkFactory
+    from users.repository import UnitOfWork
 
 ALGORITHM = "RS256"  # docs/decisions/0011-users-jwt-rs256.md
 RSA_KEY_BITS = 2048
@@ -94,14 +97,12 @@ class TokenIssuer:
 class DatabaseKeySource(KeySource):
     """The users service checks its own tokens against its own table, not over HTTP."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWorkFactory[UnitOfWork]) -> None:
+        self._uow = uow
         self._parsed: dict[str, PyJWK] = {}
 
     def key_for(self, kid: str) -> PyJWK:
-        from users.repository import UnitOfWork
-
-        with UnitOfWork(self._db) as uow:
+        with self._uow() as uow:
             key = uow.signing_keys.get_published(kid)  # a retired key stops verifying at once
         if key is None:
             raise UnknownKey(kid)

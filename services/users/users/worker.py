@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flotilla.db import Database
 from flotilla.events.cli import worker_cli
 from flotilla.events.settings import EventSettings
 from flotilla.events.worker import WorkerSpec
 from flotilla.logs import configure_logging
 from flotilla.settings import load_settings
-from users.config import UsersSettings
+from users.bootstrap import bootstrap
 from users.events import registry
 from users.repository import outbox
 
@@ -16,8 +15,8 @@ from users.repository import outbox
 def build() -> WorkerSpec:
     settings = load_settings(EventSettings)
     configure_logging(settings.log_level, settings.log_format, service="users-worker")
-    db = Database(load_settings(UsersSettings).database_url)
-    return WorkerSpec(registry=registry, db=db, settings=settings, outbox=outbox)
+    users = bootstrap()
+    return WorkerSpec(registry=registry, db=users.db, settings=settings, outbox=outbox)
 
 
 main = worker_cli(build)

@@ -6,7 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from users.repository import UnitOfWork, users
+from users.bootstrap import users_of
+from users.repository import users
 
 
 def _admin(client) -> dict:
@@ -60,7 +61,7 @@ def test_deleting_me_erases_personal_data_and_revokes_tokens(app, client, login)
     assert client.delete("/users/me", headers=pair["headers"]).status_code == 401
     assert client.get(f"/users/{user['id']}", headers=_admin(client)).status_code == 404
     c = users.c
-    with UnitOfWork(app.extensions["flotilla_db"]) as uow:
+    with users_of(app).uow() as uow:
         row = uow.session.execute(select(c.email, c.name, c.password_hash, c.roles, c.deleted_at)
                                   .where(c.id == uuid.UUID(user["id"]))).one()
     assert row.email is None and row.name is None and row.password_hash is None and row.roles == []

@@ -7,7 +7,7 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
-from users.repository import UnitOfWork
+from users.bootstrap import users_of
 
 FORBIDDEN = re.compile(r"pass|hash|secret|private|salt", re.IGNORECASE)
 
@@ -77,7 +77,7 @@ def test_no_real_response_contains_a_password_or_hash(app, client, register):
     bodies += [admin, client.get("/users", headers={"Authorization": f"Bearer {admin.json['access_token']}"})]
     bodies.append(client.post("/auth/logout", json={"refresh_token": refreshed.json["refresh_token"]},
                               headers=headers))
-    with UnitOfWork(app.extensions["flotilla_db"]) as uow:
+    with users_of(app).uow() as uow:
         stored = [u.password_hash for u in uow.users.page(100, None)]
     bodies.append(client.delete("/users/me", headers=headers))
     assert all(stored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jwt
 
+from users.bootstrap import users_of
 from users.model import ADMIN
 from users.repository import UnitOfWork
 
@@ -74,7 +75,7 @@ def test_unknown_email_and_wrong_password_answer_alike(client, register):
 
 def test_passwords_are_stored_as_argon2id_at_the_owasp_parameters(app, register):
     user = register()
-    with app.app_context(), UnitOfWork(app.extensions["flotilla_db"]) as uow:
+    with app.app_context(), users_of(app).uow() as uow:
         stored = uow.users.by_email(user["email"])
     assert stored is not None and stored.password_hash
     assert stored.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -85,7 +86,7 @@ def test_an_old_hash_is_upgraded_at_the_next_login(app, client, register):
     from argon2 import PasswordHasher
 
     user = register()
-    db = app.extensions["flotilla_db"]
+    db = users_of(app).db
     old = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(user["password"])
     with UnitOfWork(db, write=True) as uow:
         uow.users.by_email(user["email"]).change_password_hash(old)
@@ -99,7 +100,7 @@ def test_an_old_hash_is_upgraded_at_the_next_login(app, client, register):
 def test_the_admin_from_the_environment_exists_once(app, client, settings):
     from users import create_app
 
-    create_app(settings).extensions["flotilla_db"].dispose()  # a second worker starting
+    users_of(create_app(settings)).db.dispose()  # a second worker starting
     pair = client.post("/auth/login", json={"email": "root@flotilla.test", "password": "root password 1"})
     assert pair.status_code == 200
     claims = jwt.decode(pair.json["access_token"], options={"verify_signature": False})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flotilla import migrations
 from users import MIGRATIONS, create_app
+from users.bootstrap import users_of
 from users.config import UsersSettings
 
 from .test_accounts import _admin
@@ -34,7 +35,7 @@ def test_the_admin_recreated_at_start_up_is_a_new_identity(settings: UsersSettin
     try:
         assert again.test_client().get("/users", headers=admin).status_code == 401
     finally:
-        again.extensions["flotilla_db"].dispose()
+        users_of(again).db.dispose()
 
 
 def test_logout_revokes_the_access_token_it_was_made_with_and_lists_it(client, login):
@@ -66,9 +67,9 @@ def test_purge_drops_revoked_access_tokens_once_they_expire(app, client, login):
 
     pair = login()
     client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]}, headers=pair["headers"])
-    db = app.extensions["flotilla_db"]
-    assert purge(db, login_window=900).revoked_access_tokens == 0
-    assert purge(db, login_window=900, now=utcnow() + timedelta(hours=1)).revoked_access_tokens == 1
+    uow = users_of(app).uow
+    assert purge(uow, login_window=900).revoked_access_tokens == 0
+    assert purge(uow, login_window=900, now=utcnow() + timedelta(hours=1)).revoked_access_tokens == 1
     assert client.get("/auth/revocations.json").json["tokens"] == []
 
 

@@ -7,6 +7,7 @@ from flask_openapi3 import OpenAPI
 
 from flotilla import migrations
 from users import MIGRATIONS, create_app
+from users.bootstrap import users_of
 from users.config import UsersSettings
 
 
@@ -48,7 +49,7 @@ def strict_app(database_url: str) -> OpenAPI:
                              login_max_failures_per_address=3, login_window=60)
     app = create_app(settings)
     yield app
-    app.extensions["flotilla_db"].dispose()
+    users_of(app).db.dispose()
 
 
 def test_one_address_trying_many_accounts_is_throttled(strict_app):
@@ -82,4 +83,4 @@ def test_a_direct_client_rotating_x_forwarded_for_is_throttled_by_its_own_addres
         assert [attempt(n, "198.51.100.30") for n in range(6)] == [401] * 3 + [429] * 3
         assert [attempt(n, "10.0.0.2") for n in range(10, 16)] == [401] * 6  # six clients via the proxies
     finally:
-        app.extensions["flotilla_db"].dispose()
+        users_of(app).db.dispose()

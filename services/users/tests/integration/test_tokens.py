@@ -5,6 +5,7 @@ from __future__ import annotations
 import jwt
 from click.testing import Result
 
+from users.bootstrap import users_of
 from users.repository import UnitOfWork
 from users.signing import hash_refresh_token
 
@@ -36,7 +37,7 @@ def test_reusing_a_spent_token_revokes_the_whole_family(client, login):
 def test_unknown_and_expired_refresh_tokens_are_401(client, login, app):
     assert _refresh(client, "made-up").status_code == 401
     pair = login()
-    with UnitOfWork(app.extensions["flotilla_db"], write=True) as uow:
+    with users_of(app).uow(write=True) as uow:
         token = uow.refresh_tokens.by_hash(hash_refresh_token(pair["refresh_token"]))
         token.expires_at = token.issued_at
     assert _refresh(client, pair["refresh_token"]).status_code == 401
@@ -44,7 +45,7 @@ def test_unknown_and_expired_refresh_tokens_are_401(client, login, app):
 
 def test_refresh_tokens_are_stored_only_as_hashes(client, login, app):
     pair = login()
-    with UnitOfWork(app.extensions["flotilla_db"]) as uow:
+    with users_of(app).uow() as uow:
         assert uow.refresh_tokens.by_hash(pair["refresh_token"]) is None
         assert uow.refresh_tokens.by_hash(hash_refresh_token(pair["refresh_token"])) is not None
 
@@ -109,13 +110,13 @@ def test_purge_drops_long_expired_tokens_and_ended_windows_only(app, client, log
 
     old, fresh = login(), login()
     client.post("/auth/login", json={"email": "nobody@example.org", "password": "wrong pass"})
-    db = app.extensions["flotilla_db"]
+    db = users_of(app).db
     with UnitOfWork(db, write=True) as uow:
         token = uow.refresh_tokens.by_hash(hash_refresh_token(old["refresh_token"]))
         token.expires_at = token.issued_at - timedelta(days=2)
-    nothing_yet = purge(db, login_window=900)
+    nothing_yet = purge(users_of(app).uow, login_window=900)
     assert nothing_yet.refresh_tokens == 1 and nothing_yet.login_counters == 0
-    later = purge(db, login_window=900, now=token.issued_at + timedelta(hours=1))
+    later = purge(users_of(app).uow, login_window=900, now=token.issued_at + timedelta(hours=1))
     assert later.login_counters >= 1
     assert _refresh(client, fresh["refresh_token"]).status_code == 200
     result = app.test_cli_runner().invoke(args=["purge"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from flotilla.events import Envelope
+from users.bootstrap import users_of
 from users.events import UserDeleted, UserRegistered
 from users.repository import outbox
 
 
 def _events(app) -> list[Envelope]:
-    with app.extensions["flotilla_db"].session() as session:
+    with users_of(app).db.session() as session:
         rows = session.execute(select(outbox.c.envelope).order_by(outbox.c.id)).scalars()
         return [Envelope.model_validate_json(row) for row in rows]
 
