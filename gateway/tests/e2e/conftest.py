@@ -78,6 +78,7 @@ def _migrate(env: dict[str, str]) -> None:
     import catalog
     import orders
     import users
+    from catalog.bootstrap import catalog_of
     from catalog.cli import seed
     from catalog.config import CatalogSettings
     from flotilla import migrations
@@ -87,7 +88,7 @@ def _migrate(env: dict[str, str]) -> None:
         migrations.upgrade(service.MIGRATIONS, url)
     app = catalog.create_app(CatalogSettings(database_url=env["CATALOG_DATABASE_URL"]))
     seed(app)
-    app.extensions["flotilla_db"].dispose()
+    catalog_of(app).db.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ def kill_hard(server: GunicornProcess) -> None:
 @pytest.fixture(scope="module")
 def catalog_db(tmp_path_factory) -> str:
     from catalog import MIGRATIONS, create_app
+    from catalog.bootstrap import catalog_of
     from catalog.cli import seed
     from catalog.config import CatalogSettings
     from flotilla import migrations
@@ -34,7 +35,7 @@ def catalog_db(tmp_path_factory) -> str:
     migrations.upgrade(MIGRATIONS, url)
     app = create_app(CatalogSettings(database_url=url, log_format="console"))
     assert seed(app) > 0
-    app.extensions["flotilla_db"].dispose()
+    catalog_of(app).db.dispose()
     return url
 
 

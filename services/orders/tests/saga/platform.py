@@ -17,6 +17,7 @@ import catalog
 import orders
 import users
 from catalog.audit import audit
+from catalog.bootstrap import catalog_of
 from catalog.config import CatalogSettings
 from catalog.ledger import stock_movements
 from catalog.repository import products
@@ -24,8 +25,10 @@ from flotilla import migrations
 from flotilla.events.topology import EXCHANGE
 from flotilla.testing import wait_for
 from flotilla.testing.tokens import TokenMinter
+from orders.bootstrap import orders_of
 from orders.config import OrdersSettings
 from orders.repository import orders as orders_table
+from users.bootstrap import users_of
 from users.config import UsersSettings
 
 from ..conftest import ServedApp, catalog_client
@@ -55,8 +58,8 @@ class Platform:
             OrdersSettings(database_url=orders_db, log_format="console"), key_source=minter.key_source(),
             catalog=catalog_client(self.catalog_api.url, timeout=1.0, failures=3, reset=0.5))
         self.orders_api = ServedApp(self.orders_app).start()
-        self.catalog_db = self.catalog_app.extensions["flotilla_db"]
-        self.orders_db = self.orders_app.extensions["flotilla_db"]
+        self.catalog_db = catalog_of(self.catalog_app).db
+        self.orders_db = orders_of(self.orders_app).db
         self.catalog_worker = WorkerProcess("catalog-worker", self.env, tmp_path)
         self.orders_worker = WorkerProcess("orders-worker", self.env, tmp_path)
         self.users_worker = WorkerProcess("users-worker", self.env, tmp_path)  # started on demand
@@ -86,7 +89,7 @@ class Platform:
                      self.catalog_api):
             part.stop()
         if self.users_app is not None:
-            self.users_app.extensions["flotilla_db"].dispose()
+            users_of(self.users_app).db.dispose()
         self.http.close()
         self.delete_queues()
         self.catalog_db.dispose()
