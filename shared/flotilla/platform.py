@@ -147,6 +147,17 @@ def _compose(services: list[Service]) -> str:
     return "\n".join(out)
 
 
+def _migrate_patches(services: list[Service]) -> str:
+    """The migrations component: every api and worker Deployment starts with MIGRATE_ON_START=0."""
+    out = []
+    for s in services:
+        for role in ("api", "worker") if s.worker else ("api",):
+            out += [f"  - target: {{kind: Deployment, name: {s.name}-{role}}}", "    patch: |-",
+                    "      - op: add", "        path: /spec/template/spec/containers/0/env/-",
+                    '        value: {name: MIGRATE_ON_START, value: "0"}']
+    return "\n".join(out)
+
+
 def _words(services: list[Service], attr: str = "name", indent: str = "", pattern: str = "{}") -> str:
     return indent + " ".join(pattern.format(getattr(s, attr)) for s in services)
 
@@ -174,6 +185,7 @@ BLOCKS: dict[str, tuple[str, Callable[[list[Service]], str]]] = {
     "deploy/k8s/overlays/prod/kustomization.yaml#replicas": ("  #", lambda ss: "\n".join(
         [f"  - {{name: {s.name}-api, count: 3}}" for s in ss]
         + [f"  - {{name: {s.name}-worker, count: 2}}" for s in ss if s.worker])),
+    "deploy/k8s/components/migrations/kustomization.yaml": ("  #", _migrate_patches),
     "pyproject.toml": ("#", lambda ss: "known-first-party = [\"flotilla\", \"gateway\", "
                        + ", ".join(f'"{s.name}"' for s in ss) + "]"),
 }
@@ -211,9 +223,26 @@ def _dockerfiles(services: list[Service]) -> dict[str, str]:
             .replace("@name@", s.name).replace("@port@", str(s.port)) for s in services}
 
 
+_MIGRATIONS_HEAD = """\
+# Generated from deploy/templates/k8s/migrate.yaml by `make generate`: do not edit.
+# Each service's migrations, once per release (not by every replica): `<svc> migrate`
+# (deploy/docker/entrypoint.sh). A Job's template cannot change, so a release deletes the
+# finished Job before applying (README, Deploy); finished Jobs are removed after a day.
+"""
+
+
+def _migrations(services: list[Service]) -> dict[str, str]:
+    """deploy/k8s/components/migrations/jobs.yaml: a Job, ServiceAccount and NetworkPolicy
+    per service, from one template."""
+    text = (ROOT / "deploy/templates/k8s/migrate.yaml").read_text()
+    template = string.Template(text.split("(decision 0075).\n", 1)[1])
+    body = "---\n".join(template.substitute(name=s.name, NAME=s.name.upper()) for s in services)
+    return {"deploy/k8s/components/migrations/jobs.yaml": _MIGRATIONS_HEAD + body}
+
+
 #: Files generated per service: function of the list -> {path: content}.
 PER_SERVICE: tuple[Callable[[list[Service]], dict[str, str]], ...] = (
-    _k8s("api"), _k8s("worker"), _dockerfiles)
+    _k8s("api"), _k8s("worker"), _dockerfiles, _migrations)
 
 
 def _replace_block(text: str, tag: str, body: str, path: str) -> str:

@@ -29,6 +29,7 @@ def test_the_runtime_list_matches_the_file() -> None:
 
 
 BLOCK_FILES = sorted({key.partition("#")[0] for key in platform.BLOCKS})
+MIGRATION_JOBS = "deploy/k8s/components/migrations/jobs.yaml"
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -48,7 +49,7 @@ def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> 
     changed = platform.generate(root)
     assert set(changed) == set(BLOCK_FILES) | set(platform.WHOLE) | {
         f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")} | {
-        "services/payments/Dockerfile"}
+        "services/payments/Dockerfile", MIGRATION_JOBS}
     assert platform.stale(root) == []
     assert "payments-worker: env WORKER_PORT=${PAYMENTS_WORKER_PORT:-9084} payments-worker" in (
         root / "Procfile").read_text()
@@ -56,6 +57,11 @@ def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> 
     api = (root / "deploy/k8s/base/payments/api.yaml").read_text()
     assert "image: flotilla/payments" in api and "containerPort: 8084" in api
     assert "PAYMENTS_DATABASE_URL" in api
+    jobs = list(yaml.safe_load_all((root / MIGRATION_JOBS).read_text()))
+    assert {(o["kind"], o["metadata"]["name"]) for o in jobs} >= {
+        ("Job", "payments-migrate"), ("ServiceAccount", "payments-migrate"),
+        ("NetworkPolicy", "payments-migrate")}
+    assert "name: payments-worker}" in (root / "deploy/k8s/components/migrations/kustomization.yaml").read_text()
     assert 'databases="users catalog orders payments"' in (
         root / "deploy/postgres/init-databases.sh").read_text()
     assert "('/payments', 'payments', 4.0)" in (root / "shared/flotilla/services_list.py").read_text()
@@ -126,7 +132,7 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
     status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True,
                             text=True, check=True).stdout.splitlines()
     changed = {line[3:] for line in status}
-    allowed = {platform.LIST_FILE, *BLOCK_FILES, *platform.WHOLE}
+    allowed = {platform.LIST_FILE, *BLOCK_FILES, *platform.WHOLE, MIGRATION_JOBS}
     base = {f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")}
     assert {p for p in changed - allowed if not p.startswith("services/payments/")} <= base
     dockerfile = (copy / "services/payments/Dockerfile").read_text()
@@ -149,7 +155,7 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
         objects = [o for o in yaml.safe_load_all(rendered) if o]
         names = {(o["kind"], o["metadata"]["name"]) for o in objects}
         assert {("Deployment", "payments-api"), ("Deployment", "payments-worker"), ("Service", "payments"),
-                ("HorizontalPodAutoscaler", "payments-api")} <= names, overlay
+                ("HorizontalPodAutoscaler", "payments-api"), ("Job", "payments-migrate")} <= names, overlay
         if overlay == "dev":
             assert ("Secret", "payments-database") in {(k, n.rsplit("-", 1)[0]) for k, n in names}
 
