@@ -61,7 +61,8 @@ def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> 
     assert {(o["kind"], o["metadata"]["name"]) for o in jobs} >= {
         ("Job", "payments-migrate"), ("ServiceAccount", "payments-migrate"),
         ("NetworkPolicy", "payments-migrate")}
-    assert "name: payments-worker}" in (root / "deploy/k8s/components/migrations/kustomization.yaml").read_text()
+    component = root / "deploy/k8s/components/migrations/kustomization.yaml"
+    assert "name: payments-worker}" in component.read_text()
     assert 'databases="users catalog orders payments"' in (
         root / "deploy/postgres/init-databases.sh").read_text()
     assert "('/payments', 'payments', 4.0)" in (root / "shared/flotilla/services_list.py").read_text()
