@@ -24,7 +24,7 @@ help:
 	@echo "make chaos        fault scenarios on the real platform; prints one table of figures"
 	@echo "make images       podman: build every image (FROM a debootstrap base), run them and docker-compose.yml"
 	@echo "make generate     rewrite the files made from services.toml (Procfile, routes, deploy/...)"
-	@echo "make new-service NAME=payments   a new entry in services.toml, then make generate"
+	@echo "make new-service NAME=payments   a new service (WORKER=no: an api only), its entry in services.toml"
 	@echo "make contracts    regenerate the event JSON Schemas in shared/contracts/events/"
 	@echo "make lock         re-pin requirements/constraints.txt from a fresh resolve"
 	@echo "make baseline     rewrite the compatibility baselines in deploy/compat/baseline/ (at a release)"
@@ -82,7 +82,7 @@ generate: install
 .PHONY: new-service
 new-service: install
 	@test -n "$(NAME)" || { echo "usage: make new-service NAME=payments" >&2; exit 2; }
-	$(BIN)/python -m flotilla.platform add $(NAME)
+	$(BIN)/python -m flotilla.platform add $(NAME) $(if $(filter no,$(WORKER)),--no-worker)
 
 .PHONY: contracts
 contracts: install

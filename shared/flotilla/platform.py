@@ -289,10 +289,19 @@ def generate(root: Path = ROOT) -> list[str]:
     return sorted(changed)
 
 
-def scaffold(name: str, root: Path = ROOT) -> list[str]:
+#: Template files written only for a service with a worker.
+WORKER_FILES = frozenset({"@name@/worker.py.tmpl"})
+#: A template line that starts with one of these is kept (without it) only with / without a worker.
+IF_WORKER, IF_NO_WORKER = "@worker@", "@no-worker@"
+
+
+def scaffold(name: str, root: Path = ROOT, *, worker: bool = True) -> list[str]:
     """Write ``services/<name>/`` from the template (every ``*.tmpl`` file under
     ``deploy/templates/service/``, ``@name@`` / ``@Name@`` / ``@NAME@`` / ``@date@`` replaced in
-    paths and text); returns the paths written. Refuses to touch an existing package."""
+    paths and text); returns the paths written. Refuses to touch an existing package.
+
+    ``worker=False``: an api only, without :data:`WORKER_FILES` and the lines marked
+    ``@worker@`` (those marked ``@no-worker@`` are kept instead)."""
     template = root / SERVICE_TEMPLATE
     target = root / "services" / name
     if target.exists():
@@ -301,6 +310,11 @@ def scaffold(name: str, root: Path = ROOT) -> list[str]:
              "@date@": date.today().isoformat()}
 
     first_party = re.compile(rf"^from (flotilla|{name})[. ]")
+
+    def lines_for_worker(text: str) -> str:
+        keep, drop = (IF_WORKER, IF_NO_WORKER) if worker else (IF_NO_WORKER, IF_WORKER)
+        return "".join(line.removeprefix(keep) for line in text.splitlines(True)
+                       if not line.startswith(drop))
 
     def fill(text: str) -> str:
         for word, value in words.items():
@@ -319,9 +333,12 @@ def scaffold(name: str, root: Path = ROOT) -> list[str]:
 
     written = []
     for source in sorted(template.rglob("*.tmpl")):
-        path = target / fill(str(source.relative_to(template)).removesuffix(".tmpl"))
+        relative = str(source.relative_to(template))
+        if not worker and relative in WORKER_FILES:
+            continue
+        path = target / fill(relative.removesuffix(".tmpl"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = fill(source.read_text())
+        text = fill(lines_for_worker(source.read_text()))
         path.write_text(sort_imports(text) if path.suffix == ".py" else text)
         written.append(str(path.relative_to(root)))
     return written
@@ -359,7 +376,7 @@ def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: b
         (root / f".{LIST_FILE}.old").unlink()
     finally:
         scratch.unlink(missing_ok=True)
-    scaffold(name, root)
+    scaffold(name, root, worker=worker)
     generate(root)
     return added
 
@@ -370,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", nargs="?", help="add: the new service's name")
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--port", type=int, help="add: the api port (default: the next free one)")
-    parser.add_argument("--no-worker", action="store_true", help="add: an api only")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="add: an api only (no worker_port, no worker files, Procfile line or Deployment)")
     args = parser.parse_args(argv)
     if args.command == "add":
         if not args.name:

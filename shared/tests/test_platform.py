@@ -109,6 +109,30 @@ def test_add_appends_an_entry_with_free_ports_and_regenerates(tmp_path: Path) ->
     assert (root / platform.LIST_FILE).read_text() == listed
 
 
+def test_add_without_a_worker_writes_an_api_only(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    shutil.copytree(platform.ROOT / platform.SERVICE_TEMPLATE, root / platform.SERVICE_TEMPLATE)
+    assert platform.main(["add", "refunds", "--no-worker", "--root", str(root)]) == 0
+    added = platform.load(root)[-1]
+    assert (added.name, added.worker_port) == ("refunds", None)
+    assert "[services.refunds]" in (root / platform.LIST_FILE).read_text()
+    assert "worker_port" not in (root / platform.LIST_FILE).read_text().split("[services.refunds]")[1]
+    package = root / "services/refunds"
+    assert (package / "refunds/api.py").exists() and not (package / "refunds/worker.py").exists()
+    assert "refunds-worker" not in (package / "pyproject.toml").read_text()
+    assert "@worker@" not in (package / "README.md").read_text()
+    procfile = (root / "Procfile").read_text()
+    assert "\nrefunds: env PORT=" in procfile and "refunds-worker" not in procfile
+    assert (root / "deploy/k8s/base/refunds/api.yaml").exists()
+    assert not (root / "deploy/k8s/base/refunds/worker.yaml").exists()
+    assert "worker.yaml" not in (root / "deploy/k8s/base/refunds/kustomization.yaml").read_text()
+    component = (root / "deploy/k8s/components/migrations/kustomization.yaml").read_text()
+    assert "name: refunds-api}" in component and "refunds-worker" not in component
+    assert "refunds-worker" not in (root / "docker-compose.yml").read_text()
+    assert "refunds-worker" not in (root / "deploy/prometheus/prometheus.yml").read_text()
+    assert platform.stale(root) == []
+
+
 def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gateway(tmp_path: Path) -> None:
     """Done when: `make new-service NAME=payments` in a clean copy touches only the list and the
     generated files; every overlay renders payments, the gateway routes /payments to it."""
@@ -146,8 +170,9 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
     assert 'payments-worker = "payments.worker:main"' in (package / "pyproject.toml").read_text()
     assert "@name@" not in "".join(p.read_text() for p in package.rglob("*.py"))
     unit = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(package / "tests/unit")], cwd=copy, capture_output=True, text=True,
+                           str(package / "tests")], cwd=copy, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(package)}, timeout=60)
+    # unit (in memory) and integration (SQLite; 401 without a token, 201 with an admin's)
     assert unit.returncode == 0 and " passed" in unit.stdout, unit.stdout + unit.stderr
     assert platform.main(["add", "payments", "--root", str(copy)]) == 2  # its package exists already
     for overlay in ("dev", "prod"):
