@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--port", type=int, help="add: the api port (default: the next free one)")
     parser.add_argument("--no-worker", action="store_true",
-                        help="add: an api only (no worker_port, no worker files, Procfile line or Deployment)")
+                        help="add: an api only (no worker_port, worker files, Procfile line, Deployment)")
     args = parser.parse_args(argv)
     if args.command == "add":
         if not args.name:
