@@ -16,19 +16,41 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
+
+from bench import _goals
 
 HERE = Path(__file__).parent
 PERFORMANCE = HERE.parent / "docs" / "performance.md"
 BEGIN, END = "<!-- BEGIN latest bench figures -->", "<!-- END latest bench figures -->"
 
 
+def _version(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "missing"
+    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else "missing"
+
+
 def machine() -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().split()
-    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    return {"cores": os.cpu_count(), "memory_gib": round(int(meminfo[1]) / 2**20, 1),
-            "python": platform.python_version(), "kernel": platform.release(), "nginx": nginx,
+    models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+              if line.startswith("model name")]
+    try:
+        from flotilla.testing.postgres import find_bindir
+
+        postgres = _version([str(find_bindir() / "postgres"), "--version"])
+    except Exception:  # no PostgreSQL: the saga and relay benchmarks say so themselves
+        postgres = "missing"
+    return {"cores": os.cpu_count(), "cpu": models[0] if models else platform.machine(),
+            "memory_gib": round(int(meminfo[1]) / 2**20, 1),
+            "python": platform.python_version(), "kernel": platform.release(),
+            "nginx": _version(["nginx", "-v"]), "postgresql": postgres,
+            "rabbitmq": _version(["dpkg-query", "-W", "-f=${Version}", "rabbitmq-server"]),
+            "wrk": _version(["wrk", "--version"]),
             "load_average_at_start": os.getloadavg()}
 
 
@@ -42,26 +64,48 @@ def markdown(results: dict[str, Any], stamp: str) -> str:
     return "\n".join(lines)
 
 
+def _write(results: dict[str, Any], results_dir: Path, document: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = results_dir / f"{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    if document.exists():
+        text = document.read_text()  # read just before writing: the file has other authors
+        if BEGIN in text:
+            text = _goals.replace_block(text, BEGIN, END, markdown(results, stamp))
+        if _goals.BEGIN in text:
+            text = _goals.replace_block(text, _goals.BEGIN, _goals.END,
+                                        _goals.markdown(results_dir, text, results["machine"]))
+        document.write_text(text)
+    return out
+
+
 def main(argv: list[str]) -> int:
-    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_"))
-    results: dict[str, Any] = {"machine": machine(), "benchmarks": {}}
+    """Run the named modules (default: every one); figures to ``BENCH_RESULTS_DIR`` (bench/results)
+    and ``BENCH_DOCUMENT`` (docs/performance.md). Non-zero when a module failed."""
+    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(HERE)])
+                           if not m.name.startswith("_") and not m.ispkg)
+    results_dir = Path(os.environ.get("BENCH_RESULTS_DIR", HERE / "results"))
+    document = Path(os.environ.get("BENCH_DOCUMENT", PERFORMANCE))
+    results: dict[str, Any] = {"machine": machine(), "benchmarks": {}, "failed": {}, "seconds": {}}
     for name in names:
         print(f"\n=== bench.{name} ===", flush=True)
-        figures = importlib.import_module(f"bench.{name}").main()
+        started = time.monotonic()
+        try:
+            figures = importlib.import_module(f"bench.{name}").main()
+        except Exception as exc:  # one broken benchmark must not lose the others' figures
+            traceback.print_exc()
+            results["failed"][name] = f"{type(exc).__name__}: {exc}"[:2000]
+            figures = None
+        results["seconds"][name] = round(time.monotonic() - started, 1)
         if isinstance(figures, dict):
             results["benchmarks"][name] = figures
     if results["benchmarks"]:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        out = HERE / "results" / f"{stamp}.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-        if PERFORMANCE.exists() and BEGIN in PERFORMANCE.read_text():
-            text = PERFORMANCE.read_text()
-            head, rest = text.split(BEGIN, 1)
-            PERFORMANCE.write_text(head + markdown(results, stamp) + rest.split(END, 1)[1])
-        root = HERE.parent
-        print(f"\nfigures written to {out.relative_to(root)} and {PERFORMANCE.relative_to(root)}")
-    return 0
+        out = _write(results, results_dir, document)
+        print(f"\nfigures written to {out} and {document}")
+    for name, error in results["failed"].items():
+        print(f"bench.{name} FAILED: {error}", file=sys.stderr)
+    return 1 if results["failed"] else 0
 
 
 if __name__ == "__main__":

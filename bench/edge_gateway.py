@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from bench import _fixed_rate
 from bench._load import LoadResult, wrk
@@ -51,7 +53,12 @@ def _saturate(url: str) -> LoadResult | None:
     return None
 
 
-def main() -> None:
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="bench-edge-"))
     catalog_env = {"CATALOG_DATABASE_URL": f"sqlite:///{data / 'catalog.db'}", "LOG_LEVEL": "WARNING"}
     _seed(catalog_env)
@@ -78,7 +85,8 @@ def main() -> None:
         print(f"GET /products/{{id}}, catalog 2 workers, gateway 2 workers x 16 threads, nginx 1 worker; "
               f"wrk -t2 -c16 for {SECONDS}s each")
         print(f"{'path':<16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'vs direct':>9}")
-        saturation = {}
+        saturation: dict[str, float] = {}
+        figures: dict[str, Any] = {"saturation": {}}
         for label, url in targets:
             _fixed_rate.run(url, rate=50, seconds=1, senders=4)  # warm up connections and caches
             result = _saturate(url)
@@ -86,25 +94,39 @@ def main() -> None:
                 print(f"{label:<16} no result", flush=True)
                 continue
             saturation[label] = result.requests_per_second
+            figures["saturation"][label] = {
+                "req_s": round(result.requests_per_second), "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
+                "non_2xx": result.non_2xx,
+                "wrk_cpu_ms_per_req": round(1000 * result.client_cpu_s / max(result.requests, 1), 3)}
             print(f"{label:<16} {result.requests_per_second:>8.0f} {result.p50_ms:>7.2f} "
                   f"{result.p99_ms:>7.2f} {result.non_2xx:>8} "
                   f"{result.requests_per_second / saturation.get('direct', float('nan')):>8.2f}x",
                   flush=True)
         if "gateway" not in saturation or "direct" not in saturation:
-            return
+            return figures
         rate = round(saturation["gateway"] / 2)
         print(f"\nfixed rate {rate} req/s (half the gateway's saturation), open loop, {SECONDS}s each")
         print(f"{'path':<16} {'achieved':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
         fixed = {}
+        figures["fixed_rate"] = {"offered_req_s": rate}
         for label, url in (("direct", direct), ("gateway", gw)):
+            client_before = _self_cpu()
             result = _fixed_rate.run(url, rate, seconds=SECONDS)
+            client_cpu = _self_cpu() - client_before
             fixed[label] = result
+            figures["fixed_rate"][label] = {
+                "achieved_req_s": round(result.achieved_rps), "p50_ms": round(result.p50_ms, 3),
+                "p99_ms": round(result.p99_ms, 3), "errors": result.errors,
+                "generator_cpu_ms_per_req": round(1000 * client_cpu / max(rate * SECONDS, 1), 3)}
             print(f"{label:<16} {result.achieved_rps:>8.0f} {result.p50_ms:>7.2f} {result.p99_ms:>7.2f} "
                   f"{result.errors:>7}", flush=True)
         print(f"latency the gateway adds at {rate} req/s: "
               f"p50 {fixed['gateway'].p50_ms - fixed['direct'].p50_ms:+.2f} ms, "
               f"p99 {fixed['gateway'].p99_ms - fixed['direct'].p99_ms:+.2f} ms "
               "(differences of two runs on shared cores: noisy at the tail; repeat with BENCH_SECONDS=20)")
+        figures["gateway_adds_ms"] = {"p50": round(fixed["gateway"].p50_ms - fixed["direct"].p50_ms, 3),
+                                      "p99": round(fixed["gateway"].p99_ms - fixed["direct"].p99_ms, 3)}
+        return figures
     finally:
         for process in reversed(started):
             process.stop()

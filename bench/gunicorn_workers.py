@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench._load import wrk
 from flotilla.testing.processes import GunicornProcess
@@ -26,13 +27,14 @@ PATHS = ["/products?limit=20", "/health/live"]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="bench-gunicorn-"))
     env = {"CATALOG_DATABASE_URL": f"sqlite:///{data / 'catalog.db'}", "LOG_LEVEL": "WARNING"}
     for command in ("migrate", "seed"):
         subprocess.run([sys.executable, "-m", "catalog.cli", command], check=True,
                        env={**os.environ, **env}, capture_output=True)
     results: dict[tuple[str, str], float] = {}
+    figures: dict[str, dict[str, Any]] = {}
     print(f"catalog, 2 workers, wrk -c16 for {SECONDS}s per cell")
     print(f"{'worker class':<12} {'path':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs sync':>8}")
     for label, extra in CANDIDATES:
@@ -43,7 +45,11 @@ def main() -> None:
                 result = wrk(server.base_url + path, seconds=SECONDS)
                 results[(label, path)] = result.requests_per_second
                 ratio = result.requests_per_second / results[("sync", path)]
+                figures.setdefault(label, {})[path] = {
+                    "req_s": round(result.requests_per_second), "p50_ms": result.p50_ms,
+                    "p99_ms": result.p99_ms, "vs_sync": round(ratio, 3)}
                 print(f"{label:<12} {path:<20} {result.requests_per_second:>8.0f} {result.p50_ms:>7.2f} "
                       f"{result.p99_ms:>7.2f} {ratio:>7.2f}x", flush=True)
         finally:
             server.stop()
+    return figures

@@ -1,48 +1,62 @@
-"""The order saga end to end: orders per second from placed to confirmed, and the time
-from ``POST /orders`` to ``confirmed`` (p50/p99), at a fixed offered rate.
+"""The order saga end to end at a fixed offered rate, on SQLite and on PostgreSQL in one run:
+the share of orders confirmed, the time from ``POST /orders`` to ``confirmed`` (p50/p99), and
+the platform's CPU per confirmed order summed over every process.
 
 Everything real, on this machine: RabbitMQ (the test harness's node), catalog and orders
-under gunicorn (2 workers each, SQLite), ``catalog-worker`` and ``orders-worker``, and a
-JWKS endpoint for the tokens. Orders are sent open-loop: order *i* is due at
-``start + i / rate`` and its latency counts from that due time (no coordinated omission).
-The time an order became confirmed is its ``updated_at`` in orders' database (set by the
-worker when ``stock.reserved`` arrives).
-Settings: BENCH_ORDER_RATES (orders/s offered, one row each, default 20,50), BENCH_SECONDS
-(default 10).
+under gunicorn (2 workers each), ``catalog-worker`` and ``orders-worker``, a JWKS endpoint for
+the tokens and, for the PostgreSQL row, a throwaway server (``flotilla.testing.postgres``).
+Orders are sent open-loop: order *i* is due at ``start + i / rate`` and its latency counts from
+that due time (no coordinated omission). The time an order became confirmed is its
+``updated_at`` in orders' database (set by the worker when ``stock.reserved`` arrives).
+CPU: utime + stime from /proc of orders (API + worker), catalog (API + worker), RabbitMQ's
+beam and, on PostgreSQL, the database server, from the first order sent until every order has
+left ``pending`` (or ``BENCH_SAGA_DRAIN`` seconds after the last was sent); the sender's own
+CPU is reported beside it.
+Settings: BENCH_ORDER_RATE (orders/s offered, default 100), BENCH_SAGA_SECONDS (default 30),
+BENCH_SAGA_DATABASES (default ``sqlite,postgresql``), BENCH_SAGA_DRAIN (default 60).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import statistics
+import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from flask import Flask, jsonify
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from bench import _cpu
 from flotilla.db import Database
 from flotilla.testing import free_port, wait_for
+from flotilla.testing.postgres import PostgresServer
 from flotilla.testing.processes import GunicornProcess
 from flotilla.testing.rabbitmq import RabbitMQServer
 from flotilla.testing.tokens import TokenMinter
 from orders.repository import orders as orders_table
 
-RATES = [float(r) for r in os.environ.get("BENCH_ORDER_RATES", "20,50").split(",") if r.strip()]
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+RATE = float(os.environ.get("BENCH_ORDER_RATE", "100"))
+SECONDS = float(os.environ.get("BENCH_SAGA_SECONDS", "30"))
+DATABASES = [d.strip() for d in os.environ.get("BENCH_SAGA_DATABASES", "sqlite,postgresql").split(",")
+             if d.strip()]
+DRAIN = float(os.environ.get("BENCH_SAGA_DRAIN", "60"))
 BIN = Path(sys.executable).parent
+SENDERS = 16
 
 
-def _serve_jwks(minter: TokenMinter) -> tuple[str, object]:
+def _serve_jwks(minter: TokenMinter) -> tuple[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = Flask("jwks")
     app.get("/auth/jwks.json")(lambda: jsonify(minter.jwks()))
@@ -53,8 +67,15 @@ def _serve_jwks(minter: TokenMinter) -> tuple[str, object]:
 
 
 def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _send(orders_url: str, product_id: str, minter: TokenMinter,
@@ -75,17 +96,21 @@ def _send(orders_url: str, product_id: str, minter: TokenMinter,
                 break
             due = start + index / rate
             time.sleep(max(0.0, due - time.time()))
-            response = session.post(f"{orders_url}/orders", timeout=10,
-                                    json={"items": [{"product_id": product_id, "quantity": 1}]},
-                                    headers={**headers[index % 8], "Idempotency-Key": uuid.uuid4().hex})
+            try:
+                response = session.post(f"{orders_url}/orders", timeout=10,
+                                        json={"items": [{"product_id": product_id, "quantity": 1}]},
+                                        headers={**headers[index % 8], "Idempotency-Key": uuid.uuid4().hex})
+                accepted = response.status_code == 202
+            except requests.RequestException:
+                accepted = False
             with lock:
                 post_ms.append((time.time() - due) * 1000)
-                if response.status_code == 202:
+                if accepted:
                     due_of[response.json()["id"]] = due
                 else:
                     failures += 1
 
-    threads = [threading.Thread(target=sender) for _ in range(16)]
+    threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -93,68 +118,149 @@ def _send(orders_url: str, product_id: str, minter: TokenMinter,
     return due_of, failures, post_ms
 
 
-def _confirmed_at(db: Database) -> dict[str, tuple[str, datetime]]:
+def _states(db: Database) -> dict[str, tuple[str, float]]:
     c = orders_table.c
     with db.session() as session:
         rows = session.execute(select(c.id, c.status, c.updated_at))
-        return {str(r.id): (r.status, r.updated_at) for r in rows}
+        return {str(r.id): (r.status, _epoch(r.updated_at)) for r in rows}
 
 
-def main() -> None:
-    data = Path(tempfile.mkdtemp(prefix="bench-orders-"))
-    broker = RabbitMQServer().start()
-    minter = TokenMinter()
-    jwks_url, jwks_server = _serve_jwks(minter)
-    env = {"CATALOG_DATABASE_URL": f"sqlite:///{data / 'catalog.db'}", "AMQP_URL": broker.url,
-           "ORDERS_DATABASE_URL": f"sqlite:///{data / 'orders.db'}", "JWT_JWKS_URL": jwks_url,
-           "LOG_LEVEL": "WARNING", "EVENTS_RELAY_IDLE_SECONDS": "0.05"}
+def _pending(rows: dict[str, tuple[str, float]], due_of: dict[str, float]) -> bool:
+    return any(rows.get(oid, ("pending",))[0] == "pending" for oid in due_of)
+
+
+def _epoch(at: datetime) -> float:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+@contextmanager
+def _platform(env: dict[str, str], data: Path) -> Iterator[dict[str, Any]]:
+    """catalog and orders (API + worker each) on the databases of ``env``, migrated."""
     full_env = {**os.environ, **env}
     for service in ("catalog", "orders"):
         subprocess.run([str(BIN / service), "migrate"], check=True, env=full_env, capture_output=True)
-    catalog = GunicornProcess("catalog:create_app()", env=env, workers=2).start()
-    orders = GunicornProcess("orders:create_app()", env={**env, "CATALOG_URL": catalog.base_url},
-                             workers=2).start()
-    ports = {"catalog-worker": free_port(), "orders-worker": free_port()}
-    workers = [subprocess.Popen([str(BIN / name), "run"], env={**full_env, "WORKER_PORT": str(port)},
-                                stdout=(data / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
-               for name, port in ports.items()]
-    for port in ports.values():  # each worker's queues exist before any event is sent to them
-        wait_for(lambda port=port: requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).ok,
-                 timeout=60, interval=0.2, what="worker readiness")
-    db = Database(env["ORDERS_DATABASE_URL"])
+    started: list[Any] = []
+    workers: list[subprocess.Popen[bytes]] = []
     try:
-        product = requests.post(f"{catalog.base_url}/products", headers=minter.bearer(roles=["admin"]),
-                                json={"name": "Bench beans", "price_cents": 1000, "currency": "EUR",
-                                      "stock": 1_000_000}, timeout=10).json()["id"]
-        warm = _warm_up(orders.base_url, product, minter, db)
-        print(f"saga: SQLite, gunicorn x2 per API, one worker per service, {SECONDS:g}s per rate; "
-              f"{warm} warm-up orders first")
-        print(f"{'offered/s':>9} {'placed':>7} {'confirmed':>9} {'failed':>6} {'confirmed/s':>11} "
-              f"{'POST p50 ms':>11} {'->confirmed p50 ms':>18} {'p99 ms':>8}")
-        for rate in RATES:
-            _measure(orders.base_url, product, minter, db, rate)
+        catalog = GunicornProcess("catalog:create_app()", env=env, workers=2).start()
+        started.append(catalog)
+        orders = GunicornProcess("orders:create_app()", env={**env, "CATALOG_URL": catalog.base_url},
+                                 workers=2).start()
+        started.append(orders)
+        ports = {"catalog-worker": free_port(), "orders-worker": free_port()}
+        workers = [subprocess.Popen([str(BIN / name), "run"], env={**full_env, "WORKER_PORT": str(port)},
+                                    stdout=(data / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
+                   for name, port in ports.items()]
+        for port in ports.values():  # each worker's queues exist before any event is sent to them
+            wait_for(lambda port=port: requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).ok,
+                     timeout=60, interval=0.2, what="worker readiness")
+        yield {"catalog": catalog, "orders": orders, "catalog-worker": workers[0],
+               "orders-worker": workers[1]}
     finally:
-        db.dispose()
         for proc in workers:
             proc.terminate()
-            proc.wait(timeout=30)
-        orders.stop()
-        catalog.stop()
-        jwks_server.shutdown()  # type: ignore[attr-defined]
-        broker.close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for process in reversed(started):
+            process.stop()
 
 
-def _measure(orders_url: str, product: str, minter: TokenMinter, db: Database, rate: float) -> None:
-    due_of, failures, post_ms = _send(orders_url, product, minter, rate)
-    wait_for(lambda: all(s != "pending" for oid, (s, _) in _confirmed_at(db).items() if oid in due_of),
-             timeout=120, interval=0.2, what="every order to leave pending")
-    rows = _confirmed_at(db)
-    done = {oid: rows[oid][1].timestamp() for oid in due_of if rows[oid][0] == "confirmed"}
+def _broker_pid(broker: RabbitMQServer) -> int:
+    """The node's launcher script: beam.smp and its helpers run under it."""
+    assert broker._proc is not None
+    return broker._proc.pid
+
+
+def _postmaster_pid(pg: PostgresServer) -> int:
+    return int((pg.datadir / "postmaster.pid").read_text().split()[0])
+
+
+def run_one(kind: str, broker: RabbitMQServer, minter: TokenMinter, jwks_url: str,
+            pg: PostgresServer | None) -> dict[str, Any]:
+    data = Path(tempfile.mkdtemp(prefix=f"bench-saga-{kind}-"))
+    if kind == "postgresql":
+        assert pg is not None
+        urls = {"CATALOG_DATABASE_URL": pg.create_database("catalog"),
+                "ORDERS_DATABASE_URL": pg.create_database("orders")}
+    else:
+        urls = {"CATALOG_DATABASE_URL": f"sqlite:///{data / 'catalog.db'}",
+                "ORDERS_DATABASE_URL": f"sqlite:///{data / 'orders.db'}"}
+    env = {**urls, "AMQP_URL": broker.url, "JWT_JWKS_URL": jwks_url, "LOG_LEVEL": "WARNING",
+           "EVENTS_RELAY_IDLE_SECONDS": "0.05"}
+    with _platform(env, data) as procs:
+        db = Database(env["ORDERS_DATABASE_URL"])
+        try:
+            product = requests.post(f"{procs['catalog'].base_url}/products",
+                                    headers=minter.bearer(roles=["admin"]), timeout=10,
+                                    json={"name": "Bench beans", "price_cents": 1000, "currency": "EUR",
+                                          "stock": 1_000_000}).json()["id"]
+            _warm_up(procs["orders"].base_url, product, minter, db)
+            roots = {"orders": procs["orders"].pid, "orders-worker": procs["orders-worker"].pid,
+                     "catalog": procs["catalog"].pid, "catalog-worker": procs["catalog-worker"].pid,
+                     "rabbitmq": _broker_pid(broker)}
+            if pg is not None and kind == "postgresql":
+                roots["postgresql"] = _postmaster_pid(pg)
+            meter = _cpu.Meter(roots).start()
+            client_before, wall_before = _self_cpu(), time.monotonic()
+            due_of, failures, post_ms = _send(procs["orders"].base_url, product, minter, RATE)
+            client_cpu = _self_cpu() - client_before
+            deadline = time.monotonic() + DRAIN
+            rows = _states(db)
+            while time.monotonic() < deadline and _pending(rows, due_of):
+                time.sleep(0.2)
+                rows = _states(db)
+            used = meter.stop()
+            wall = time.monotonic() - wall_before
+        finally:
+            db.dispose()
+    offered = int(RATE * SECONDS)
+    done = {oid: rows[oid][1] for oid in due_of if rows.get(oid, ("",))[0] == "confirmed"}
     latencies = [(at - due_of[oid]) * 1000 for oid, at in done.items()]
-    span = max(done.values()) - min(due_of.values())
-    print(f"{rate:>9.1f} {len(due_of):>7} {len(done):>9} {failures:>6} {len(done) / span:>11.1f} "
-          f"{statistics.median(post_ms):>11.1f} {statistics.median(latencies):>18.1f} "
-          f"{_percentile(latencies, 0.99):>8.1f}", flush=True)
+    confirmed = max(len(done), 1)
+    span = (max(done.values()) - min(due_of.values())) if done else float("nan")
+    return {
+        "offered_per_s": RATE, "seconds": SECONDS, "offered": offered, "accepted": len(due_of),
+        "failed_posts": failures, "confirmed": len(done),
+        "still_pending": sum(rows.get(o, ("pending",))[0] == "pending" for o in due_of),
+        "confirmed_pct": round(100 * len(done) / max(offered, 1), 2),
+        "confirmed_per_s": round(len(done) / span, 1) if done else 0.0,
+        "post_p50_ms": round(_percentile(post_ms, 0.5), 1),
+        "confirmed_p50_ms": round(_percentile(latencies, 0.5), 1),
+        "confirmed_p99_ms": round(_percentile(latencies, 0.99), 1),
+        "cpu_ms_per_confirmed": round(1000 * sum(used.values()) / confirmed, 2),
+        "cpu_ms_per_confirmed_by_process": {k: round(1000 * v / confirmed, 2) for k, v in used.items()},
+        "platform_cpu_utilisation": round(_cpu.utilisation(sum(used.values()), wall), 3),
+        "client_cpu_ms_per_order": round(1000 * client_cpu / max(len(post_ms), 1), 2),
+    }
+
+
+def main() -> dict[str, Any]:
+    broker = RabbitMQServer().start()
+    pg = PostgresServer().start() if "postgresql" in DATABASES else None
+    minter = TokenMinter()
+    jwks_url, jwks_server = _serve_jwks(minter)
+    results: dict[str, Any] = {}
+    try:
+        for kind in DATABASES:
+            results[kind] = run_one(kind, broker, minter, jwks_url, pg)
+    finally:
+        jwks_server.shutdown()
+        broker.close()
+        if pg is not None:
+            pg.stop()
+    print(f"saga: gunicorn x2 per API, one worker per service, {RATE:g} orders/s offered for {SECONDS:g}s, "
+          "open loop; CPU summed over every process")
+    print(f"{'database':<11} {'offered':>7} {'confirmed %':>11} {'conf/s':>7} {'POST p50':>8} "
+          f"{'->confirmed p50':>15} {'p99 ms':>8} {'CPU ms/order':>12} {'client ms':>9}")
+    for kind, r in results.items():
+        print(f"{kind:<11} {r['offered']:>7} {r['confirmed_pct']:>11.2f} {r['confirmed_per_s']:>7.1f} "
+              f"{r['post_p50_ms']:>8.1f} {r['confirmed_p50_ms']:>15.1f} {r['confirmed_p99_ms']:>8.1f} "
+              f"{r['cpu_ms_per_confirmed']:>12.2f} {r['client_cpu_ms_per_order']:>9.2f}")
+        print(f"{'':<11} CPU ms per confirmed order by process: {r['cpu_ms_per_confirmed_by_process']}")
+    return results
 
 
 def _warm_up(orders_url: str, product: str, minter: TokenMinter, db: Database) -> int:
@@ -163,6 +269,6 @@ def _warm_up(orders_url: str, product: str, minter: TokenMinter, db: Database) -
     ids = [requests.post(f"{orders_url}/orders", json={"items": [{"product_id": product, "quantity": 1}]},
                          headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, timeout=10).json()["id"]
            for _ in range(5)]
-    wait_for(lambda: all(_confirmed_at(db).get(i, ("pending",))[0] == "confirmed" for i in ids), timeout=60,
+    wait_for(lambda: all(_states(db).get(i, ("pending",))[0] == "confirmed" for i in ids), timeout=60,
              interval=0.2, what="warm-up orders confirmed")
     return len(ids)

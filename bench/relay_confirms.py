@@ -19,6 +19,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pika
 from sqlalchemy import MetaData, update
@@ -59,7 +60,7 @@ def _timed(run: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     count = int(os.environ.get("BENCH_EVENTS", "10000"))
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     batch = int(os.environ.get("BENCH_BATCH", "500"))
@@ -137,3 +138,10 @@ def main() -> None:
     for name, n, seconds in rows:
         rate = n / seconds
         print(f"{name:45} {n:7d} {seconds:8.2f} {rate:9.0f} {rate / base:9.2f}")
+    per_s = {name: round(n / seconds) for name, n, seconds in rows}
+    plain_rate = per_s["plain pika, no confirms"]
+    return {"events": count, "batch": batch, "rounds": rounds, "events_per_s": per_s,
+            "ratios": {"relay SQLite / plain": round(per_s["outbox relay, SQLite"] / plain_rate, 3),
+                       "relay PostgreSQL / plain": round(per_s["outbox relay, PostgreSQL"] / plain_rate, 3),
+                       "pipelined / plain": round(per_s["pipelined confirms (ConfirmingPublisher)"]
+                                                  / plain_rate, 3)}}

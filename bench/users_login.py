@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -40,19 +41,25 @@ def _timed(call: Callable[[int], None], per_client: int, clients: int) -> tuple[
     return latencies, time.perf_counter() - started
 
 
-def _row(name: str, clients: int, latencies: list[float], wall: float) -> str:
+def _row(name: str, clients: int, latencies: list[float], wall: float,
+         figures: dict[str, Any] | None = None) -> str:
     ms = sorted(x * 1000 for x in latencies)
     p95 = ms[int(len(ms) * 0.95) - 1]
+    if figures is not None:
+        figures[f"{name}, {clients} client(s)"] = {
+            "calls": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1),
+            "per_s": round(len(ms) / wall, 1)}
     return (f"{name:<9}{clients:>8}{len(ms):>7}{statistics.median(ms):>10.1f}{p95:>10.1f}"
             f"{len(ms) / wall:>10.1f}")
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="flotilla-bench-users-"))
     env = {"USERS_DATABASE_URL": f"sqlite:///{root / 'users.db'}", "LOG_LEVEL": "WARNING"}
     subprocess.run([str(Path(sys.executable).parent / "users"), "migrate"], check=True, capture_output=True,
                    env={**os.environ, **env})
     server = GunicornProcess("users:create_app()", env=env, workers=2).start()
+    figures: dict[str, Any] = {}
     try:
         base = server.base_url
         session = requests.Session()
@@ -75,11 +82,12 @@ def main() -> None:
 
         print(f"{'call':<9}{'clients':>8}{'calls':>7}{'p50 ms':>10}{'p95 ms':>10}{'per s':>10}")
         for clients in (1, 4):
-            print(_row("login", clients, *_timed(login, 40 // clients, clients)))
+            print(_row("login", clients, *_timed(login, 40 // clients, clients), figures))
         for clients in (1, 4):
-            print(_row("refresh", clients, *_timed(refresh, 100 // clients, clients)))
+            print(_row("refresh", clients, *_timed(refresh, 100 // clients, clients), figures))
     finally:
         server.stop()
+    return figures
 
 
 if __name__ == "__main__":
