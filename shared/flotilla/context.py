@@ -7,6 +7,10 @@ import re
 import uuid
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+#: While a consumer handles an event: the id of the request that started the work (the
+#: envelope's ``correlationid``), carried on across AMQP hops. In a request it is the request id.
+_correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id",
+                                                                              default=None)
 
 #: A caller's X-Request-ID is reused only when it looks like an id, never as log injection.
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -22,6 +26,18 @@ def set_request_id(value: str | None) -> contextvars.Token[str | None]:
 
 def reset_request_id(token: contextvars.Token[str | None]) -> None:
     _request_id.reset(token)
+
+
+def current_correlation_id() -> str | None:
+    return _correlation_id.get() or _request_id.get()
+
+
+def set_correlation_id(value: str | None) -> contextvars.Token[str | None]:
+    return _correlation_id.set(value)
+
+
+def reset_correlation_id(token: contextvars.Token[str | None]) -> None:
+    _correlation_id.reset(token)
 
 
 def accept_or_generate(candidate: str | None) -> str:

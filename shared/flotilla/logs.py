@@ -1,7 +1,9 @@
 """Logging set-up: JSON lines for machines, a readable format for humans.
 
 Every record carries ``request_id`` and ``trace_id`` (``-`` when there is none) through a
-filter on the handler, so library loggers get them too.
+filter on the handler, so library loggers get them too; JSON lines also carry
+``correlation_id``: the request id in a request, the envelope's ``correlationid`` (the
+request that started the work) while a consumer handles an event, across every AMQP hop.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-from flotilla.context import current_request_id
+from flotilla.context import current_correlation_id, current_request_id
 from flotilla.tracing import current_trace_id
 
 CONSOLE_FORMAT = "%(asctime)s %(levelname)-5s %(name)s [%(request_id)s %(trace_id)s] %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s"
+JSON_FIELDS = ("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s"
+               " %(correlation_id)s")
 
 
 class RequestIdFilter(logging.Filter):
@@ -27,6 +30,8 @@ class RequestIdFilter(logging.Filter):
             record.request_id = current_request_id() or "-"
         if not getattr(record, "trace_id", None):
             record.trace_id = current_trace_id() or "-"
+        if not getattr(record, "correlation_id", None):
+            record.correlation_id = current_correlation_id() or "-"
         return True
 
 

@@ -14,7 +14,12 @@ from typing import Literal
 from pydantic import ValidationError
 from sqlalchemy import Table
 
-from flotilla.context import reset_request_id, set_request_id
+from flotilla.context import (
+    reset_correlation_id,
+    reset_request_id,
+    set_correlation_id,
+    set_request_id,
+)
 from flotilla.db import Database
 from flotilla.events.envelope import Envelope, reset_causation, set_causation
 from flotilla.events.inbox import first_delivery
@@ -29,6 +34,8 @@ class Outcome:
     message_id: str | None = None
     event_type: str | None = None
     error: str = ""
+    #: The envelope's ``correlationid`` (the request that started the work), when readable.
+    correlation_id: str | None = None
 
 
 class Applier:
@@ -47,26 +54,31 @@ class Applier:
             return Outcome("unreadable", message_id, error=f"not a CloudEvents envelope: {_brief(exc)}")
         entry = self.registry.consumed.get(envelope.type)
         if entry is None:
-            return Outcome("unreadable", envelope.id, envelope.type, f"no handler for type {envelope.type}")
+            return Outcome("unreadable", envelope.id, envelope.type, f"no handler for type {envelope.type}",
+                           envelope.correlationid)
         model, handler = entry
         try:
             event = envelope.decode(model)
         except ValidationError as exc:
             return Outcome("unreadable", envelope.id, envelope.type,
-                           f"bad {envelope.type} data: {_brief(exc)}")
+                           f"bad {envelope.type} data: {_brief(exc)}", envelope.correlationid)
         request_token = set_request_id(envelope.correlationid)
+        correlation_token = set_correlation_id(envelope.correlationid)
         cause_token = set_causation(envelope.id)
+        correlation = envelope.correlationid
         try:
             with self.db.session(write=True) as session:
                 if not first_delivery(session, self.inbox, self.service, envelope.id):
-                    return Outcome("duplicate", envelope.id, envelope.type)
+                    return Outcome("duplicate", envelope.id, envelope.type, correlation_id=correlation)
                 handler(session, envelope, event)
-            return Outcome("applied", envelope.id, envelope.type)
+            return Outcome("applied", envelope.id, envelope.type, correlation_id=correlation)
         except Exception as exc:  # any handler error is retried, then parked
             log.warning("handler for %s failed on %s: %s", envelope.type, envelope.id, exc, exc_info=True)
-            return Outcome("failed", envelope.id, envelope.type, f"{type(exc).__name__}: {exc}")
+            return Outcome("failed", envelope.id, envelope.type, f"{type(exc).__name__}: {exc}",
+                           correlation_id=correlation)
         finally:
             reset_causation(cause_token)
+            reset_correlation_id(correlation_token)
             reset_request_id(request_token)
 
 

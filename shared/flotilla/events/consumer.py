@@ -9,15 +9,23 @@ local buffer and are handled in order. Outcomes, decided by :mod:`flotilla.event
 - failed: republished to the next delay queue with the attempt count and the error,
   or to ``<svc>.dlq`` after the last attempt; then ack;
 - unreadable: straight to ``<svc>.dlq``; then ack.
+
+Each delivery is logged once (one line: outcome, type, message id) with the envelope's
+correlation id as the line's ``request_id`` and ``correlation_id``, so one grep of the
+request id that placed an order shows its path through every worker. With tracing on
+the delivery is handled in a consumer span continuing the message's ``traceparent``
+(:func:`flotilla.tracing.consume_span`); the handler's thread runs in a copy of this
+thread's context, so the events it writes carry that span's context on.
 """
 
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +34,13 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import AMQPError
 
+from flotilla import tracing
+from flotilla.context import (
+    reset_correlation_id,
+    reset_request_id,
+    set_correlation_id,
+    set_request_id,
+)
 from flotilla.events import topology as topo
 from flotilla.events.apply import Applier, Outcome
 from flotilla.events.metrics import WorkerMetrics
@@ -91,17 +106,43 @@ class Consumer:
     def _handle(self, conn: BlockingConnection, channel: BlockingChannel, out: BlockingChannel,
                 delivery: Delivery) -> None:
         method, props, body = delivery
-        future = self._executor.submit(self.applier.apply, props.message_id, body)
+        if not tracing.enabled():
+            self._settle(conn, channel, out, delivery, self._executor.submit(self.applier.apply,
+                                                                             props.message_id, body))
+            return
+        with tracing.consume_span(props.headers, topo.main_queue(self.service), method.routing_key,
+                                  props.message_id) as span:
+            context = contextvars.copy_context()  # the span, current in the handler's thread too
+            future = self._executor.submit(context.run, self.applier.apply, props.message_id, body)
+            outcome = self._settle(conn, channel, out, delivery, future)
+            tracing.record_outcome(span, outcome.kind, outcome.error)
+
+    def _settle(self, conn: BlockingConnection, channel: BlockingChannel, out: BlockingChannel,
+                delivery: Delivery, future: Future[Outcome]) -> Outcome:
+        method, props, body = delivery
         while True:
             try:
                 outcome = future.result(timeout=0.05)
                 break
             except FutureTimeout:  # a slow handler: keep heartbeats (and deliveries) flowing
                 conn.process_data_events(time_limit=0)
+        request_token = set_request_id(outcome.correlation_id)
+        correlation_token = set_correlation_id(outcome.correlation_id)
+        try:
+            self._decide(out, props, body, method, outcome)
+        finally:
+            reset_correlation_id(correlation_token)
+            reset_request_id(request_token)
+        channel.basic_ack(method.delivery_tag)
+        return outcome
+
+    def _decide(self, out: BlockingChannel, props: pika.BasicProperties, body: bytes, method: Any,
+                outcome: Outcome) -> None:
         if outcome.kind in ("applied", "duplicate"):
             if self.after_commit is not None:
                 self.after_commit(outcome)
             self.metrics.consumed(outcome.kind)
+            log.info("%s %s %s", outcome.kind, outcome.event_type, outcome.message_id)
         elif outcome.kind == "unreadable":
             self._park(out, props, body, method, outcome.error, attempt=self._attempt(props))
             self.metrics.dead_lettered("unreadable")
@@ -116,7 +157,6 @@ class Consumer:
                               {topo.ATTEMPT: attempt + 1, topo.LAST_ERROR: outcome.error})
                 self.metrics.retried.inc()
                 log.info("message %s failed (attempt %d), retry in %d ms", props.message_id, attempt, delay)
-        channel.basic_ack(method.delivery_tag)
 
     @staticmethod
     def _attempt(props: pika.BasicProperties) -> int:

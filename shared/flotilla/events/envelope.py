@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flotilla.context import current_request_id
+from flotilla.context import current_correlation_id
 from flotilla.db import utcnow
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -62,7 +62,7 @@ class Envelope(BaseModel):
 
 def wrap(event: Event, source: str, subject: str | None = None) -> Envelope:
     """A new envelope for ``event``, stamped with the current correlation and causation."""
-    correlation = current_request_id()
+    correlation = current_correlation_id()
     return Envelope(
         id=str(uuid.uuid4()),
         source=source,

@@ -3,7 +3,9 @@
 A service adds the table to its own metadata (``outbox = outbox_table(metadata)``),
 creates it in a migration, and its unit of work writes through :class:`Outbox`. The
 worker's relay publishes unsent rows in ``id`` order and stamps ``sent_at`` once the
-broker has confirmed them.
+broker has confirmed them. A row keeps the W3C trace context (``traceparent``,
+``tracestate``) of the work that wrote it when tracing is on, so the relay's publish
+joins that trace; both stay NULL when it is off.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from flotilla import tracing
 from flotilla.db import Database, UTCDateTime, utcnow
 from flotilla.events.envelope import Envelope, Event, wrap
 
@@ -44,6 +47,8 @@ def outbox_table(metadata: MetaData, name: str = OUTBOX) -> Table:
         Column("envelope", Text, nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("sent_at", UTCDateTime, nullable=True),
+        Column("traceparent", String(55), nullable=True),
+        Column("tracestate", String(tracing.TRACESTATE_MAX), nullable=True),
         Index(f"ix_{name}_unsent", "id", postgresql_where=text("sent_at IS NULL"),
               sqlite_where=text("sent_at IS NULL")),
     )
@@ -66,6 +71,7 @@ class Outbox:
             aggregate_id=str(aggregate_id),
             envelope=envelope.model_dump_json(exclude_none=True),
             created_at=envelope.time,
+            **tracing.outgoing_context(),
         ))
         return envelope
 

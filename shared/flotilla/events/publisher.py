@@ -34,6 +34,8 @@ class Outgoing:
     routing_key: str
     body: bytes
     message_id: str
+    #: AMQP headers (the trace context when tracing is on), or none at all.
+    headers: dict[str, str] | None = None
 
 
 class ConfirmingPublisher:
@@ -77,7 +79,8 @@ class ConfirmingPublisher:
         try:
             for index, msg in enumerate(messages):
                 props = pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=2,
-                                             message_id=msg.message_id, type=msg.routing_key)
+                                             message_id=msg.message_id, type=msg.routing_key,
+                                             headers=msg.headers or None)
                 self._channel.basic_publish(self.exchange, msg.routing_key, msg.body, props)
                 self._pending[self._next_tag] = index
                 self._next_tag += 1

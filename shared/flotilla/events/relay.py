@@ -21,6 +21,7 @@ from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from flotilla import tracing
 from flotilla.db import Database, utcnow
 from flotilla.events import topology
 from flotilla.events.metrics import WorkerMetrics
@@ -100,7 +101,8 @@ class Relay:
 
     def _claim(self, session: Session, *, lock: bool) -> list[Row[Any]]:
         c = self.table.c
-        stmt = (select(c.id, c.message_id, c.event_type, c.aggregate_id, c.envelope)
+        stmt = (select(c.id, c.message_id, c.event_type, c.aggregate_id, c.envelope, c.traceparent,
+                       c.tracestate)
                 .where(c.sent_at.is_(None)).order_by(c.id).limit(self.settings.relay_batch))
         if not lock:
             return list(session.execute(stmt))
@@ -116,8 +118,25 @@ class Relay:
     def _publish(self, rows: Sequence[Row[Any]]) -> list[bool]:
         if self.before_publish is not None:
             self.before_publish(rows)
-        messages = [Outgoing(r.event_type, r.envelope.encode(), r.message_id) for r in rows]
-        results = self.publisher.publish_batch(messages, self.settings.confirm_timeout_s)
+        if not tracing.enabled():
+            messages = [Outgoing(r.event_type, r.envelope.encode(), r.message_id) for r in rows]
+            results = self.publisher.publish_batch(messages, self.settings.confirm_timeout_s)
+            self.metrics.published.inc(sum(results))
+            return results
+        # Each row in a producer span, child of the context it was written in, ended once the
+        # broker has confirmed (or not); the span's context travels in the message headers.
+        spans, messages = [], []
+        for r in rows:
+            span, headers = tracing.start_publish(r.event_type, r.message_id, self.publisher.exchange,
+                                                  r.traceparent, r.tracestate)
+            spans.append(span)
+            messages.append(Outgoing(r.event_type, r.envelope.encode(), r.message_id, headers))
+        results = [False] * len(rows)
+        try:
+            results = self.publisher.publish_batch(messages, self.settings.confirm_timeout_s)
+        finally:
+            for span, confirmed in zip(spans, results, strict=True):
+                tracing.end_publish(span, confirmed)
         self.metrics.published.inc(sum(results))
         return results
 

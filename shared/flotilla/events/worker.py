@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from flotilla import tracing
 from flotilla.db import Database
 from flotilla.events.apply import Applier
 from flotilla.events.consumer import AfterCommit, Consumer
@@ -81,6 +82,8 @@ class Worker:
         return checks
 
     def run(self) -> int:
+        # Spans of the relay's publishes and the consumer's handling, as "<svc>-worker".
+        tracing.configure(f"{self.spec.service}-worker")
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         server = WorkerHTTPServer(self.spec.settings.worker_host, self.spec.settings.worker_port,

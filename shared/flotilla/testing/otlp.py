@@ -1,7 +1,8 @@
 """An OTLP/HTTP trace receiver on loopback, for tests: what a collector would be sent.
 
 ``OtlpReceiver().start()`` listens on a free port; point ``OTEL_EXPORTER_OTLP_ENDPOINT`` at
-``receiver.url`` and read ``receiver.spans`` (service name, span name, kind, trace id).
+``receiver.url`` and read ``receiver.spans`` (service name, span name, kind, trace id, span
+id, parent span id).
 Requests that are not protobuf ``POST /v1/traces`` are answered 415 and counted in
 ``rejected``.
 """
@@ -20,6 +21,8 @@ class Span(NamedTuple):
     name: str
     kind: int
     trace_id: str
+    span_id: str = ""
+    parent_span_id: str = ""  # empty for a trace's root
 
 
 class _Server(ThreadingHTTPServer):
@@ -60,7 +63,8 @@ class OtlpReceiver:
             for scope in resource_spans.scope_spans:
                 for span in scope.spans:
                     self.spans.append(Span(attrs.get("service.name", "?"), span.name, span.kind,
-                                           span.trace_id.hex()))
+                                           span.trace_id.hex(), span.span_id.hex(),
+                                           span.parent_span_id.hex()))
 
     def start(self) -> OtlpReceiver:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

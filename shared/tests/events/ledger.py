@@ -10,7 +10,9 @@ for the crash tests, also come from the environment:
 - LEDGER_KILL_BEFORE_PUBLISH=<marker file>: SIGKILL itself after claiming outbox rows;
 - LEDGER_BROKEN_FLAG=<file>: the handler fails while this file exists;
 - LEDGER_HANDLER_SECONDS=<s>, LEDGER_HANDLING_MARKER=<file>: the handler writes the file, then
-  takes this long.
+  takes this long;
+- LEDGER_ECHO=1: the handler also writes a ``<prefix>.echo`` event (nobody consumes it) to the
+  outbox, as a saga step writes the next event.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlalchemy.orm import Session
 
 from flotilla.db import Database
-from flotilla.events import Envelope, Event, EventRegistry, inbox_table, outbox_table
+from flotilla.events import Envelope, Event, EventRegistry, Outbox, inbox_table, outbox_table
 from flotilla.events.cli import worker_cli
 from flotilla.events.settings import EventSettings
 from flotilla.events.worker import WorkerSpec
@@ -57,6 +59,8 @@ def thing_event(prefix: str) -> type[Event]:
 def make_registry(service: str, prefix: str) -> tuple[EventRegistry, type[Event]]:
     registry = EventRegistry(service)
     model = registry.produces(thing_event(prefix))
+    echo = registry.produces(type("Echo", (ThingBase,), {"event_name": f"{prefix}.echo",
+                                                         "__module__": __name__}))
 
     @registry.consumes(model)
     def apply_thing(session: Session, envelope: Envelope, event: Any) -> None:
@@ -68,6 +72,8 @@ def make_registry(service: str, prefix: str) -> tuple[EventRegistry, type[Event]
             time.sleep(float(os.environ["LEDGER_HANDLER_SECONDS"]))
         session.execute(insert(applied).values(message_id=envelope.id,
                                                aggregate_id=envelope.subject or "", n=event.n))
+        if os.environ.get("LEDGER_ECHO"):
+            Outbox(session, outbox, registry.source).add(echo(n=event.n), envelope.subject or "")
 
     return registry, model
 

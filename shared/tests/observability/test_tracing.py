@@ -95,7 +95,7 @@ def test_on_spans_of_both_apps_and_the_client_share_the_callers_trace(receiver: 
     # One tracer provider per process: both apps report the first one's service.name here;
     # under make run, compose or Kubernetes every process is one service.
     server, client = 2, 3  # SpanKind values in the protocol
-    spans = sorted((name, kind) for _, name, kind, _ in receiver.spans)
+    spans = sorted((s.name, s.kind) for s in receiver.spans)
     assert spans == [("GET", client), ("GET /inner", server), ("GET /outer", server)], receiver.spans
-    assert {trace_id for *_, trace_id in receiver.spans} == {TRACE_ID}
+    assert {s.trace_id for s in receiver.spans} == {TRACE_ID}
     assert [r["trace_id"] for r in logs if r["message"] == "inner handled"] == [TRACE_ID]
