@@ -23,7 +23,7 @@ from flotilla.auth import KeySource
 from flotilla.discovery import Discovery
 from flotilla.http import BreakerRegistry, CallPolicy, RetryBudget, ServiceClient, handlers, make_http_client
 from flotilla.settings import load_settings
-from gateway import authn, compose, docs, edge, limits, proxy, routes, state, upstreams
+from gateway import authn, compose, console, docs, edge, limits, proxy, routes, state, upstreams
 from gateway.config import GatewaySettings
 from gateway.headers import add_security_headers
 
@@ -64,6 +64,7 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
     compose.init_app(app, limit)
     docs.init_app(app, settings.openapi_cache_seconds)
     upstreams.init_app(app)
+    console.init_app(app, settings, key_source, limiter=limiter)  # /console (decision 0160)
     origins = settings.csv(settings.cors_origins)
     if origins:
         CORS(app, origins=origins, supports_credentials=False, max_age=600,

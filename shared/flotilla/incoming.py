@@ -1,7 +1,8 @@
 """Per-request plumbing: request ids, and strict JSON bodies.
 
 A body must be JSON (415 otherwise), well-formed (400) and no larger than
-``MAX_BODY_BYTES`` (413) before any view sees it.
+``MAX_BODY_BYTES`` (413) before any view sees it; only the endpoints listed under
+``app.extensions[FORM_ENDPOINTS]`` take an urlencoded HTML form instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ log = logging.getLogger("flotilla.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+FORM = "application/x-www-form-urlencoded"
+#: ``app.extensions`` key: the endpoints that take HTML form posts instead of JSON bodies.
+FORM_ENDPOINTS = "flotilla_form_endpoints"
 
 
 def _is_json(mimetype: str) -> bool:
@@ -59,6 +63,10 @@ def check_json_body() -> None:
     if not length and not request.headers.get("Transfer-Encoding"):
         return  # an empty body; the view's schema decides whether that is fine
     if not _is_json(request.mimetype):
+        if request.mimetype == FORM and request.endpoint in current_app.extensions.get(FORM_ENDPOINTS, ()):
+            if length is None:
+                read_unsized_body(current_app.config["MAX_CONTENT_LENGTH"])
+            return  # an HTML form's view (the gateway's console) reads request.form itself
         raise Problem(415, "Send the body as application/json.")
     if length is None:
         read_unsized_body(current_app.config["MAX_CONTENT_LENGTH"])
