@@ -85,4 +85,12 @@ def add_security_headers(response: Response, path: str, secure: bool) -> Respons
         response.headers["Content-Security-Policy"] = DOCS_CSP
     if secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if _authenticated():  # an answer for one caller is never kept by a shared cache
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _authenticated() -> bool:
+    from flask import request
+
+    return "Authorization" in request.headers

@@ -136,6 +136,21 @@ EDGE_ERRORS: dict[int, tuple[int, str, str, str]] = {
 }
 
 
+#: The gateway's security headers (gateway.headers.SECURITY_HEADERS), on nginx's own answers
+#: too; HSTS only on the TLS port ($edge_hsts is empty on plain HTTP, and nginx then sends none).
+EDGE_SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": "\"default-src 'none'; frame-ancestors 'none'\"",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "$edge_hsts",
+}
+EDGE_HEADERS = "".join(f"            add_header {name} {value} always;\n"
+                       for name, value in EDGE_SECURITY_HEADERS.items())
+
+
 def _slug(title: str) -> str:
     return title.lower().replace(" ", "-")
 
@@ -159,7 +174,7 @@ def problem_locations() -> tuple[str, str]:
         # for a named location to keep.
         locations.append(f"        location = /_edge_problem/{code} {{\n            internal;\n"
                          "            default_type application/problem+json;\n" + retry +
-                         "            add_header X-Request-ID $edge_request_id always;\n"
+                         "            add_header X-Request-ID $edge_request_id always;\n" + EDGE_HEADERS +
                          f"            return {status} '{body}';\n        }}\n")
     return "\n".join(pages), "\n".join(locations)
 
