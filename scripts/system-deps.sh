@@ -16,6 +16,9 @@ TEST[/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
 # Metrics: make run starts a Prometheus; the tests run promtool on deploy/prometheus.
 RUN[prometheus]=prometheus
 TEST[promtool]=prometheus
+# The operator console's browser test: headless Chromium driven through chromedriver.
+TEST[/usr/bin/chromium]=chromium
+TEST[/usr/bin/chromedriver]=chromium-driver
 
 declare -n wanted=${mode^^}
 missing=()

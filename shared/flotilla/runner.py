@@ -40,6 +40,8 @@ def checks(env: os._Environ[str] | dict[str, str] = os.environ) -> list[Check]:
                          f"http://127.0.0.1:{p}/health/ready"))
     gw = env.get("GATEWAY_PORT", "8080")
     out.append(Check("gateway", f"http://127.0.0.1:{gw}/health", f"http://127.0.0.1:{gw}/health/ready"))
+    # The operator console (admins; not on the edge): ready when its login page renders.
+    out.append(Check("console", f"http://127.0.0.1:{gw}/console/", f"http://127.0.0.1:{gw}/console/login"))
     edge = env.get("EDGE_HTTP_PORT", "8000")
     tls = env.get("EDGE_HTTPS_PORT", "8443")
     out.append(Check("edge (nginx)", f"http://127.0.0.1:{edge}  https://localhost:{tls}",
@@ -88,6 +90,7 @@ def table(results: list[tuple[Check, bool, str]]) -> str:
 def try_commands(env: os._Environ[str] | dict[str, str] = os.environ) -> str:
     users = env.get("USERS_PORT", "8081")
     edge = env.get("EDGE_HTTP_PORT", "8000")
+    gw = env.get("GATEWAY_PORT", "8080")
     email = env.get("FLOTILLA_ADMIN_EMAIL", "admin@flotilla.local")
     password = env.get("FLOTILLA_ADMIN_PASSWORD", "flotilla-dev-admin")
     return f"""Try (README "Try it" has more):
@@ -97,6 +100,7 @@ def try_commands(env: os._Environ[str] | dict[str, str] = os.environ) -> str:
       | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
   curl -s http://127.0.0.1:{users}/users/me -H "Authorization: Bearer $TOKEN"
   Swagger UI: http://127.0.0.1:{edge}/docs
+  Operator console: http://127.0.0.1:{gw}/console/ (log in as the admin below)
 Admin (development): {email} / {password}.  Ctrl-C stops everything."""
 
 

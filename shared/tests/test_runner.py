@@ -51,6 +51,10 @@ def test_checks_follow_the_port_variables() -> None:
     assert checks["catalog"].probe == "http://127.0.0.1:1234/health/ready"
     assert checks["catalog-worker"].probe == "http://127.0.0.1:2345/health/ready"
     assert {"users", "orders", "gateway", "edge (nginx)", "rabbitmq", "redis"} <= checks.keys()
+    console = runner.checks({"GATEWAY_PORT": "8765"})
+    assert [(c.url, c.probe) for c in console if c.name == "console"] == [
+        ("http://127.0.0.1:8765/console/", "http://127.0.0.1:8765/console/login")]
+    assert "http://127.0.0.1:8765/console/" in runner.try_commands({"GATEWAY_PORT": "8765"})
 
 
 def test_main_names_what_is_not_ready(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

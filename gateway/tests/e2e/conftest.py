@@ -56,11 +56,18 @@ class Worker:
                 self.proc.wait()
 
 
+#: The admin users creates at start-up (FLOTILLA_ADMIN_EMAIL), for the operator console.
+ADMIN = ("admin@flotilla.test", "e2e admin password")
+
+
 @dataclass
 class Platform:
     edge: NginxProcess
     catalogs: list[GunicornProcess]
     parts: list[object] = field(default_factory=list)
+    gateway: GunicornProcess | None = None  # its internal port: /health, /console
+    data: Path | None = None  # the SQLite files
+    admin: tuple[str, str] = ADMIN
 
 
 def _delete_queues(amqp_url: str) -> None:
@@ -101,7 +108,8 @@ def platform(rabbitmq_server) -> Iterator[Platform]:
            "ORDERS_DATABASE_URL": f"sqlite:///{data / 'orders.db'}",
            "JWT_JWKS_URL": f"http://127.0.0.1:{users_port}/auth/jwks.json",
            "EVENTS_RETRY_DELAYS_MS": "100,200", "EVENTS_RELAY_IDLE_SECONDS": "0.05",
-           "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "USERS_TRUSTED_PROXIES": "2"}
+           "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "USERS_TRUSTED_PROXIES": "2",
+           "FLOTILLA_ADMIN_EMAIL": ADMIN[0], "FLOTILLA_ADMIN_PASSWORD": ADMIN[1]}
     _delete_queues(rabbitmq_server.url)
     _migrate(env)
     parts: list = []
@@ -112,13 +120,14 @@ def platform(rabbitmq_server) -> Iterator[Platform]:
         catalogs = [GunicornProcess("catalog:create_app()", env=env, workers=1) for _ in range(2)]
         env["CATALOG_URL"] = ",".join(c.base_url for c in catalogs)
         orders = GunicornProcess("orders:create_app()", env=env, workers=1)
-        gateway = GunicornProcess("gateway:create_app()", workers=1, env={
-            **env, "USERS_URL": users.base_url, "ORDERS_URL": orders.base_url,
-            "GATEWAY_TRUSTED_PROXIES": "1", "GUNICORN_THREADS": "16"})
-        servers = [users, *catalogs, orders, gateway]
-        parts += servers
         workers = [Worker("catalog-worker", env), Worker("orders-worker", env)]
         parts += workers
+        consoled = ",".join(f"{w.command.removesuffix('-worker')}=http://127.0.0.1:{w.port}" for w in workers)
+        gateway = GunicornProcess("gateway:create_app()", workers=1, env={
+            **env, "USERS_URL": users.base_url, "ORDERS_URL": orders.base_url,
+            "GATEWAY_TRUSTED_PROXIES": "1", "GUNICORN_THREADS": "16", "GATEWAY_CONSOLE_WORKERS": consoled})
+        servers = [users, *catalogs, orders, gateway]
+        parts += servers
         with ThreadPoolExecutor(len(servers)) as pool:
             list(pool.map(lambda s: s.start(), servers))
         for worker in workers:
@@ -126,7 +135,7 @@ def platform(rabbitmq_server) -> Iterator[Platform]:
         edge = NginxProcess(EdgeConfig(prefix=data / "nginx", http_port=free_port(), https_port=free_port(),
                                        gateway=f"127.0.0.1:{gateway.port}")).start()
         parts.append(edge)
-        yield Platform(edge, catalogs, parts)
+        yield Platform(edge, catalogs, parts, gateway, data)
     finally:
         with ThreadPoolExecutor(max(1, len(parts))) as pool:
             list(pool.map(lambda part: part.stop(), parts))
