@@ -3,8 +3,10 @@ Prometheus scrapes every process every second; orders driven through the gateway
 one rejected for lack of stock, one cancelled) move flotilla_orders_total by outcome and the saga
 histogram, as Prometheus' query API shows; with catalog's worker stopped while orders keep coming,
 the platform's TargetDown rule (its own expression, a test-short ``for:``) fires. An OTLP/HTTP
-receiver in the test gets the spans: the gateway's, orders API's and catalog API's for one order
-share the trace id the client sent."""
+receiver in the test gets the spans: for one order, the gateway's, orders API's and catalog API's,
+then across both AMQP hops of the saga orders-worker's publish of order.placed, catalog-worker's
+handling of it and publish of stock.reserved, and orders-worker's handling of that, each the
+child of the one before, all share the trace id the client sent."""
 
 from __future__ import annotations
 
@@ -215,11 +217,25 @@ def test_metrics_move_alerts_fire_and_one_order_is_one_trace(platform: Any, prom
                     timeout=10, interval=0.25, what="the saga histogram to count the settled orders")
     metrics_at = time.monotonic() - started
 
-    # One order, one trace: every process's spans for it carry the trace id the client sent.
-    def traced_services() -> set[str] | None:
-        found = {span.service for span in receiver.spans if span.trace_id == TRACE_ID}
-        return found if {"gateway", "orders", "catalog"} <= found else None
-    wait_for(traced_services, timeout=10, interval=0.2, what=f"spans of {TRACE_ID}")
+    # One order, one trace: every process's spans for it carry the trace id the client sent, the
+    # saga's AMQP hops included (relay publish -> consumer handling -> its event's publish -> ...).
+    hops = [("orders-worker", "publish order.placed.v1"), ("catalog-worker", "process order.placed.v1"),
+            ("catalog-worker", "publish stock.reserved.v1"), ("orders-worker", "process stock.reserved.v1")]
+
+    def traced() -> tuple[dict[tuple[str, str], Any], Any] | None:
+        trace = [s for s in receiver.spans if s.trace_id == TRACE_ID]
+        found = {(s.service, s.name): s for s in trace}
+        by_id = {s.span_id: s for s in trace}
+        services = {service for service, _ in found}
+        if not ({"gateway", "orders", "catalog"} <= services and set(hops) <= set(found)):
+            return None
+        writer = by_id.get(found[hops[0]].parent_span_id)  # the span that wrote the outbox row
+        return (found, writer) if writer else None
+    spans, writer = wait_for(traced, timeout=15, interval=0.2, what=f"spans of {TRACE_ID} across the saga")
+    chain = [spans[hop] for hop in hops]
+    assert [s.kind for s in chain] == [4, 5, 4, 5]  # producer, consumer (the protocol's SpanKind)
+    assert [s.parent_span_id for s in chain[1:]] == [s.span_id for s in chain[:-1]]
+    assert writer.service == "orders"  # orders API's request span
 
     # Catalog's worker stops while orders keep coming: the target-down alert fires for it.
     # (Only catalog-worker's alert is asserted on: a scrape of another process that is slow once on
