@@ -14,6 +14,7 @@ from flask import Response, jsonify, request
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
 
+from flotilla import services_list
 from flotilla.auth import TokenVerifier
 from flotilla.discovery.static import StaticDiscovery
 from flotilla.events import topology as topo
@@ -312,3 +313,16 @@ def test_logout_ends_the_session_at_users(console):
         assert "Max-Age=0" in _cookie_header(answer, name) or "expires=Thu, 01 Jan 1970" in \
             _cookie_header(answer, name)
     assert console.client.get("/console/").status_code == 303
+
+
+def test_where_the_console_finds_the_workers():
+    ports = services_list.WORKER_PORTS  # every service with a worker, from services.toml
+    assert ConsoleSettings().worker_urls({"CATALOG_WORKER_PORT": "7000"}) == {
+        s: f"http://127.0.0.1:{7000 if s == 'catalog' else p}" for s, p in ports.items()}
+    pattern = ConsoleSettings(worker_url="http://{service}-worker:9000")
+    assert pattern.worker_urls({"ORDERS_WORKER_URL": "http://elsewhere:1/"}) == {
+        s: "http://elsewhere:1" if s == "orders" else f"http://{s}-worker:9000" for s in ports}
+    assert ConsoleSettings(workers="catalog=http://a:1/").worker_urls({}) == {"catalog": "http://a:1"}
+    for bad in ({"workers": "catalog"}, {"workers": "catalog=ftp://x"}, {"worker_url": "http://worker:9000"}):
+        with pytest.raises(ValueError):
+            ConsoleSettings(**bad)
