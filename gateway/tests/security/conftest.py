@@ -34,6 +34,8 @@ class Account:
     email: str
     token: str
     id: str
+    refresh_token: str = ""
+    order: str = ""  # an order of this account's, when one was placed
 
     @property
     def auth(self) -> dict[str, str]:
@@ -66,10 +68,10 @@ class Stack:
         answer = self.http.post(f"{self.api}/auth/login", json={"email": email, "password": password},
                                 timeout=10)
         assert answer.status_code == 200, answer.text
-        token = answer.json()["access_token"]
+        token, refresh = answer.json()["access_token"], answer.json().get("refresh_token", "")
         me = self.http.get(f"{self.api}/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert me.status_code == 200, me.text
-        return Account(email, token, me.json()["id"])
+        return Account(email, token, me.json()["id"], refresh)
 
     @cached_property
     def customer(self) -> Account:
@@ -87,12 +89,19 @@ class Stack:
     def deleted(self) -> Account:
         """An account with an order, then erased; its (unexpired) access token is kept."""
         account = self.register("deleted")
-        self.place_order(account)
+        account.order = self.place_order(account)["id"]
         assert self.http.delete(f"{self.api}/users/me", headers=account.auth, timeout=10).status_code == 204
         wait_for(lambda: self.http.get(f"{self.api}/orders", headers=account.auth,
                                        timeout=10).status_code == 401,
                  timeout=10, interval=0.05, what="the erased account's token refused at the edge")
         return account
+
+    def new_product(self) -> str:
+        created = self.http.post(f"{self.api}/products", headers=self.admin.auth, timeout=10,
+                                 json={"name": f"Sec {uuid.uuid4().hex[:8]}", "price_cents": 500,
+                                       "currency": "EUR", "stock": 50})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
 
     @cached_property
     def product(self) -> dict[str, Any]:
