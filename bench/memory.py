@@ -55,16 +55,22 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _entries(honcho: int, commands: dict[str, str]) -> dict[str, list[int]]:
-    """Each Procfile entry's process tree (honcho runs every entry under its own shell)."""
+def _entries(root: int, commands: dict[str, str]) -> dict[str, list[int]]:
+    """Each Procfile entry's process tree (honcho runs every entry under its own shell, whose
+    command line is the entry's command); what is left is the supervisor (honcho, run.sh)."""
     found: dict[str, list[int]] = {}
-    for child in _cpu._children(honcho):
-        line = _cmdline(child)
+    claimed: set[int] = set()
+    for pid in _cpu.tree(root):  # parents come before their children
+        if pid in claimed:
+            continue
+        line = _cmdline(pid)
         name = next((n for n, command in commands.items() if command in line), None)
         if name is None:
-            name = "other (" + " ".join(line.split()[:3]) + ")"
-        found.setdefault(name, []).extend(_cpu.tree(child))
-    found["honcho"] = [honcho]
+            found.setdefault("supervisor (honcho)", []).append(pid)
+            continue
+        subtree = _cpu.tree(pid)
+        claimed.update(subtree)
+        found.setdefault(name, []).extend(subtree)
     return found
 
 
