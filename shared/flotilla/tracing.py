@@ -39,6 +39,7 @@ MESSAGING_SYSTEM = "rabbitmq"
 
 _lock = threading.Lock()
 _on = False
+_events_tracer: Any = None
 
 
 def wanted() -> bool:
@@ -149,6 +150,16 @@ def _parent(carrier: Mapping[str, Any] | None) -> Any:
     return TraceContextTextMapPropagator().extract(found) if "traceparent" in found else None
 
 
+def _tracer() -> Any:
+    """The events' tracer, made once (``get_tracer`` is not free)."""
+    global _events_tracer
+    if _events_tracer is None:
+        from opentelemetry import trace
+
+        _events_tracer = trace.get_tracer("flotilla.events")
+    return _events_tracer
+
+
 def start_publish(routing_key: str, message_id: str, exchange: str,
                   traceparent: str | None, tracestate: str | None) -> tuple[Any, dict[str, str]]:
     """A producer span ``publish <routing key>``, child of the stored context (a new trace
@@ -159,7 +170,7 @@ def start_publish(routing_key: str, message_id: str, exchange: str,
     from opentelemetry import trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    span = trace.get_tracer("flotilla.events").start_span(
+    span = _tracer().start_span(
         f"publish {routing_key}", context=_parent({"traceparent": traceparent, "tracestate": tracestate}),
         kind=trace.SpanKind.PRODUCER,
         attributes={"messaging.system": MESSAGING_SYSTEM, "messaging.operation.type": "send",
@@ -196,7 +207,7 @@ def consume_span(headers: Mapping[str, Any] | None, queue: str, routing_key: str
                   "messaging.rabbitmq.destination.routing_key": routing_key}
     if message_id:
         attributes["messaging.message.id"] = message_id
-    with trace.get_tracer("flotilla.events").start_as_current_span(
+    with _tracer().start_as_current_span(
             f"process {routing_key}", context=_parent(headers), kind=trace.SpanKind.CONSUMER,
             attributes=attributes) as span:
         yield span
@@ -215,5 +226,5 @@ def record_outcome(span: Any, outcome: str, error: str) -> None:
 
 def reset_for_tests() -> None:
     """Forget that tracing was configured (the SDK's global provider stays)."""
-    global _on
-    _on = False
+    global _on, _events_tracer
+    _on, _events_tracer = False, None
