@@ -120,28 +120,31 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-def console(rabbitmq_server, monkeypatch) -> Iterator[Console]:
+def console(rabbitmq_server) -> Iterator[Console]:
+    yield from _console(rabbitmq_server.url, GatewaySettings(log_format="console"))
+
+
+def _console(amqp_url: str, settings: GatewaySettings) -> Iterator[Console]:
     minter = TokenMinter()
     users, catalog, orders = _users(minter), _catalog(), FakeUpstream("orders").start()
     queue = f"consoletest{uuid.uuid4().hex[:8]}"
     admin = AdminCheck(TokenVerifier(minter.key_source(), issuer=minter.issuer, audience=minter.audience))
     worker = WorkerHTTPServer("127.0.0.1", 0, CollectorRegistry(), {},
-                              ops=WorkerOps(queue, rabbitmq_server.url, consumes=True), admin=admin)
+                              ops=WorkerOps(queue, amqp_url, consumes=True), admin=admin)
     worker.start()
     try:
-        settings = GatewaySettings(log_format="console")
         app = create_app(settings, StaticDiscovery({"users": [users.url], "catalog": [catalog.url],
                                                      "orders": [orders.url]}), key_source=minter.key_source())
         # the console as create_app built it, pointed at this test's worker (and one that is down)
         app.extensions["console_settings"] = ConsoleSettings(
             workers=f"catalog=http://127.0.0.1:{worker.port},orders=http://127.0.0.1:9")
         app.config["TESTING"] = True
-        yield Console(app.test_client(), users, minter, queue, rabbitmq_server.url)
+        yield Console(app.test_client(), users, minter, queue, amqp_url)
     finally:
         worker.stop()
         for up in (users, catalog, orders):
             up.stop()
-        conn = pika.BlockingConnection(pika.URLParameters(rabbitmq_server.url))
+        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
         for q in (topo.main_queue(queue), topo.parking_queue(queue)):
             conn.channel().queue_delete(q)
         conn.close()
@@ -326,3 +329,12 @@ def test_where_the_console_finds_the_workers():
     for bad in ({"workers": "catalog"}, {"workers": "catalog=ftp://x"}, {"worker_url": "http://worker:9000"}):
         with pytest.raises(ValueError):
             ConsoleSettings(**bad)
+
+
+def test_the_login_form_has_the_login_endpoints_strict_rate_limit(rabbitmq_server):
+    strict = GatewaySettings(log_format="console", auth_rate_limit="3/minute")
+    for console in _console(rabbitmq_server.url, strict):
+        statuses = [console.login(password="wrong").status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        assert console.users.count("POST", "/auth/login") == 3
+        assert console.client.get("/console/login", headers=HTML).status_code == 200  # the form still shows
