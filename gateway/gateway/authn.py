@@ -11,6 +11,8 @@ from flask import Flask, request
 
 from flotilla import auth
 from flotilla.auth import KeySource
+from flotilla.problems import Problem
+from gateway import docs
 from gateway.config import GatewaySettings
 
 GUARDED_ENDPOINTS = frozenset({"proxy", "order_expanded"})
@@ -24,4 +26,8 @@ def init_app(app: Flask, settings: GatewaySettings, key_source: KeySource | None
     @app.before_request
     def _authenticate() -> None:
         if request.endpoint in GUARDED_ENDPOINTS and request.headers.get("Authorization"):
-            auth.authenticate()
+            try:
+                auth.authenticate()
+            except Problem as exc:
+                # An undeclared method is a 405 whatever the token (as the service would say).
+                raise (docs.method_refusal() if exc.status == 401 else None) or exc from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flotilla import services_list
@@ -48,3 +50,32 @@ def public_location(location: str) -> str:
     if location.startswith("/") and not location.startswith("//") and match(location.split("?")[0]):
         return PUBLIC_PREFIX + location
     return location
+
+
+class MethodTable:
+    """Which methods each public path has, from the merged OpenAPI document's path templates
+    (``/api/v1/products/{product_id}``). Literal paths win over templates (``/users/me``
+    before ``/users/{user_id}``). ``allowed`` is None for a path no document describes."""
+
+    def __init__(self, paths: dict[str, Iterable[str]]) -> None:
+        rules = []
+        for template, methods in paths.items():
+            pattern = re.sub(r"\\\{[^/{}]+\\\}", "[^/]+", re.escape(template))
+            upper = {m.upper() for m in methods} & HTTP_METHODS
+            if "GET" in upper:
+                upper.add("HEAD")
+            rules.append(("{" in template, re.compile(f"^{pattern}$"), frozenset(upper | {"OPTIONS"})))
+        self._rules = sorted(rules, key=lambda rule: rule[0])
+
+    def allowed(self, path: str) -> frozenset[str] | None:
+        for _, pattern, methods in self._rules:
+            if pattern.match(path):
+                return methods
+        return None
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def allow_header(methods: Iterable[str]) -> str:
+    return ", ".join(sorted(methods))

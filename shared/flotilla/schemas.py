@@ -14,7 +14,18 @@ from functools import cache
 from typing import Annotated, Any
 
 from flask import has_request_context
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from flotilla.pagination import CURSOR_PATTERN
 
 
 class QueryModel(BaseModel):
@@ -75,6 +86,77 @@ def display_name(value: str) -> str:
     return unicodedata.normalize("NFC", plain_text(value))
 
 
-PlainText = Annotated[str, AfterValidator(plain_text)]
-MultilineText = Annotated[str, AfterValidator(multiline_text)]
-DisplayName = Annotated[str, AfterValidator(display_name)]
+def _class(chars: frozenset[str]) -> str:
+    """The characters as the inside of a regex class, runs written as ranges."""
+    codes, out = sorted(map(ord, chars)), []
+    start = prev = codes[0]
+    for code in [*codes[1:], -1]:
+        if code != prev + 1:
+            out.append(f"\\u{start:04x}" + (f"-\\u{prev:04x}" if prev > start else ""))
+            start = code
+        prev = code
+    return "".join(out)
+
+
+#: The same rules as JSON Schema patterns (ECMA-262 and Python ``re`` read them alike), so
+#: the documents say what the validators refuse.
+SINGLE_LINE_PATTERN = f"^[^{_class(_SINGLE_LINE)}]*$"
+MULTI_LINE_PATTERN = f"^[^{_class(_MULTI_LINE)}]*$"
+#: A display name is stripped of surrounding whitespace and must keep one character.
+DISPLAY_NAME_PATTERN = f"^[^{_class(_SINGLE_LINE)}]*[^\\s{_class(_SINGLE_LINE)}][^{_class(_SINGLE_LINE)}]*$"
+
+
+class JsonSchemaPattern:
+    """Annotated metadata: ``pattern`` (and ``format``) in the JSON Schema only; the
+    validators beside it enforce the same rule with their own messages."""
+
+    def __init__(self, pattern: str, format: str | None = None) -> None:
+        self.pattern, self.format = pattern, format
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        if self.format:
+            schema["format"] = self.format
+        return schema
+
+
+def integral(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer: accept an integer-valued float as that integer
+    (strict bodies otherwise refuse every float). Booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(plain_text), JsonSchemaPattern(SINGLE_LINE_PATTERN)]
+MultilineText = Annotated[str, AfterValidator(multiline_text), JsonSchemaPattern(MULTI_LINE_PATTERN)]
+DisplayName = Annotated[str, AfterValidator(display_name), JsonSchemaPattern(SINGLE_LINE_PATTERN)]
+#: Annotated metadata for an integer in a strict body, after its constraints (so the
+#: document keeps ``minimum``/``maximum``): ``Annotated[int, Field(ge=0), INTEGRAL]``.
+INTEGRAL = BeforeValidator(integral)
+
+#: A keyset cursor query parameter: the shape :mod:`flotilla.pagination` issues and reads.
+Cursor = Annotated[str, StringConstraints(max_length=200), AfterValidator(plain_text),
+                   JsonSchemaPattern(CURSOR_PATTERN)]
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` for an optional field that may be absent but not null (a model
+    validator refuses null): the document shows only the non-null type, without a default."""
+    options = schema.pop("anyOf", None)
+    if isinstance(options, list):
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1:
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+    schema.pop("default", None)
+
+
+def refuse_nulls(model: BaseModel) -> None:
+    """For a model validator: every field given must not be null."""
+    for name in model.model_fields_set:
+        if getattr(model, name) is None:
+            raise ValueError(f"{name} cannot be null")

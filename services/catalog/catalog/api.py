@@ -24,6 +24,7 @@ from catalog.schemas import (
     StockLevel,
 )
 from flotilla.auth import SECURITY, require_role
+from flotilla.openapi import extra
 from flotilla.pagination import cursor_from_query
 from flotilla.problems import ProblemModel
 
@@ -55,7 +56,11 @@ def _if_match() -> frozenset[str] | None:
 
 @bp.get("", responses={200: ProductPage})
 def list_products(query: ProductQuery) -> Response:
-    """List live products, oldest first, a page at a time."""
+    """List products.
+
+    Live products, oldest first, a page at a time: pass ``next_cursor`` as ``cursor`` for the
+    next page. Filter by name (``q``) and price range. Anyone may read the catalog.
+    """
     after = cursor_from_query(query.cursor)
     flt = ProductFilter(q=query.q, min_price=query.min_price, max_price=query.max_price)
     page = queries.list_products(catalog_of().db, flt, query.limit, after)
@@ -64,9 +69,13 @@ def list_products(query: ProductQuery) -> Response:
     return jsonify(body.model_dump(mode="json"))
 
 
-@bp.get(PRODUCT, responses={200: ProductOut, 404: ProblemModel})
+@bp.get(PRODUCT, responses={200: ProductOut, 304: None, 404: ProblemModel},
+        openapi_extensions=extra(headers={200: ["ETag"], 304: ["ETag"]}, reads=["If-None-Match"]))
 def get_product(path: ProductPath) -> Response:
-    """One product, with an ETag; ``If-None-Match`` answers 304 when unchanged."""
+    """One product.
+
+    With its ``ETag``; ``If-None-Match`` with that ETag answers 304 while it is unchanged.
+    """
     product = queries.get_product(catalog_of().db, path.product_id)
     if request.if_none_match.contains_weak(product.etag.strip('"')):
         response = Response(status=304)
@@ -75,9 +84,14 @@ def get_product(path: ProductPath) -> Response:
     return _product(product)
 
 
-@bp.post("", responses={201: ProductOut, **ADMIN_ONLY}, security=SECURITY)
+@bp.post("", responses={201: ProductOut, **ADMIN_ONLY}, security=SECURITY,
+         openapi_extensions=extra(headers={201: ["ETag", "Location"]}))
 @require_role("admin")
 def create_product(body: ProductCreate) -> Response:
+    """Create a product (admins).
+
+    201 with the product, its ``ETag`` and its ``Location``.
+    """
     product = service.create_product(catalog_of().uow, body.model_dump())
     response = _product(product, 201)
     response.headers["Location"] = f"{request.root_path}/products/{product.id}"
@@ -85,28 +99,43 @@ def create_product(body: ProductCreate) -> Response:
 
 
 @bp.patch(PRODUCT, responses={200: ProductOut, 404: ProblemModel, 412: ProblemModel,
-                              **ADMIN_ONLY}, security=SECURITY)
+                              **ADMIN_ONLY}, security=SECURITY,
+          openapi_extensions=extra(headers={200: ["ETag"]}, reads=["If-Match"]))
 @require_role("admin")
 def update_product(path: ProductPath, body: ProductPatch) -> Response:
-    """Change some fields; ``If-Match`` with the ETag guards against lost updates."""
+    """Change some fields of a product (admins).
+
+    Absent fields are left as they are. ``If-Match`` with the ETag guards against lost
+    updates (412 when the product changed meanwhile).
+    """
     changes = body.model_dump(exclude_unset=True)
     product = service.update_product(catalog_of().uow, path.product_id, changes, _if_match())
     return _product(product)
 
 
 @bp.delete(PRODUCT, responses={204: None, 404: ProblemModel, 412: ProblemModel, **ADMIN_ONLY},
-           security=SECURITY)
+           security=SECURITY, openapi_extensions=extra(reads=["If-Match"]))
 @require_role("admin")
 def delete_product(path: ProductPath) -> Response:
+    """Delete a product (admins).
+
+    It is no longer listed or sold. ``If-Match`` with the ETag guards against deleting a
+    version the caller has not seen (412).
+    """
     service.delete_product(catalog_of().uow, path.product_id, _if_match())
     return Response(status=204)
 
 
 @bp.post(PRODUCT + "/stock", responses={200: StockLevel, 404: ProblemModel, 409: ProblemModel,
-                                        **ADMIN_ONLY}, security=SECURITY)
+                                        **ADMIN_ONLY}, security=SECURITY,
+         openapi_extensions=extra(headers={200: ["ETag"]}))
 @require_role("admin")
 def change_stock(path: ProductPath, body: StockChange) -> Response:
-    """Adjust stock by ``delta`` or set it to ``quantity``; never below zero (409)."""
+    """Change a product's stock (admins).
+
+    Adjust it by ``delta`` or set it to ``quantity`` (exactly one of them); it never goes
+    below zero (409).
+    """
     product = service.change_stock(catalog_of().uow, path.product_id, delta=body.delta,
                                    quantity=body.quantity)
     level = StockLevel(product_id=product.id, stock=product.stock, version=product.version)

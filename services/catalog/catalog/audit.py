@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import click
 from flask import Flask, Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import case, func, select
 
 from catalog.bootstrap import catalog_of
@@ -54,6 +54,10 @@ def audit(db: Database) -> list[ProductAudit]:
 
 
 class ProductAuditOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "product_id": "7d1c3e0e-8a1b-4c55-9f4e-3f0b6a2d9c11", "on_hand": 38, "reserved": 2,
+        "initial_and_adjustments": 40, "ledger_total": 38, "ok": False}})
+
     product_id: uuid.UUID
     on_hand: int
     reserved: int
@@ -63,6 +67,9 @@ class ProductAuditOut(BaseModel):
 
 
 class AuditOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"ok": True, "products": 12,
+                                                             "discrepancies": []}})
+
     ok: bool
     products: int
     discrepancies: list[ProductAuditOut]
@@ -75,7 +82,11 @@ bp = APIBlueprint("stock_audit", __name__, url_prefix="/stock",
 @bp.get("/audit", responses={200: AuditOut, 401: ProblemModel, 403: ProblemModel}, security=SECURITY)
 @require_role("admin")
 def stock_audit() -> Response:
-    """Check every product's stock against its ledger and live reservations (admins only)."""
+    """Audit the stock (admins).
+
+    Checks every product's stock against its ledger and its live reservations; ``ok`` is
+    false, with the products that disagree, when any does.
+    """
     rows = audit(catalog_of().db)
     bad = [ProductAuditOut(**asdict(a), ok=a.ok) for a in rows if not a.ok]
     return jsonify(AuditOut(ok=not bad, products=len(rows), discrepancies=bad).model_dump(mode="json"))

@@ -10,6 +10,7 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from flotilla.auth import SECURITY, current_caller, require_user
+from flotilla.openapi import extra
 from flotilla.pagination import cursor_from_query
 from flotilla.problems import Problem, ProblemModel
 from orders import service
@@ -43,14 +44,17 @@ def _idempotency_key() -> str:
     return key
 
 
-@bp.post("", responses={202: OrderOut, 400: ProblemModel, 503: ProblemModel})
+@bp.post("", responses={202: OrderOut, 400: ProblemModel, 503: ProblemModel},
+         openapi_extensions=extra(headers={202: ["Location"]}))
 @require_user
 def place_order(header: PlaceHeaders, body: OrderCreate) -> Response:
-    """Place an order (202, ``pending``); catalog then reserves its stock or rejects it.
+    """Place an order.
 
-    The ``Idempotency-Key`` header is required: the same key and body again return the
-    same order; the same key with another body is 422. 503 with ``Retry-After`` when
-    catalog cannot be asked (nothing is stored).
+    202 with the order ``pending``; catalog then reserves its stock (``confirmed``) or
+    refuses (``rejected``): poll the order. The ``Idempotency-Key`` header is required (400
+    without it): the same key and body again return the same order; the same key with
+    another body is 422. 503 with ``Retry-After`` when catalog cannot be asked (nothing is
+    stored).
     """
     key = _idempotency_key()
     items = [service.Item(i.product_id, i.quantity) for i in body.items]
@@ -71,7 +75,11 @@ def place_order(header: PlaceHeaders, body: OrderCreate) -> Response:
 @bp.get("", responses={200: OrderPage})
 @require_user
 def list_orders(query: OrderQuery) -> Response:
-    """The caller's orders, oldest first, a page at a time; administrators see everyone's."""
+    """List orders.
+
+    The caller's orders, oldest first, a page at a time (pass ``next_cursor`` as ``cursor``);
+    administrators see everyone's. Filter by ``status``.
+    """
     after = cursor_from_query(query.cursor)
     page = service.list_orders(orders_of().uow, current_caller(), status=query.status,
                                limit=query.limit, after=after)
@@ -82,12 +90,19 @@ def list_orders(query: OrderQuery) -> Response:
 @bp.get(ORDER, responses={200: OrderOut, 404: ProblemModel})
 @require_user
 def get_order(path: OrderPath) -> Response:
-    """One order; another customer's order is 404."""
+    """One order.
+
+    Another customer's order is 404, as if it did not exist.
+    """
     return _order(service.get_order(orders_of().uow, current_caller(), path.order_id))
 
 
 @bp.post(ORDER + "/cancel", responses={200: OrderOut, 404: ProblemModel, 409: ProblemModel})
 @require_user
 def cancel_order(path: OrderPath) -> Response:
-    """Cancel a pending or confirmed order (its stock is released); 409 when already final."""
+    """Cancel an order.
+
+    A pending or confirmed order becomes ``cancelled`` and its stock is released; 409 when
+    it is already rejected or cancelled.
+    """
     return _order(service.cancel_order(orders_of().uow, current_caller(), path.order_id))

@@ -6,21 +6,40 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
-from flotilla.schemas import QueryModel, StrictBody, plain_text
+from flotilla.pagination import CURSOR_EXAMPLE
+from flotilla.schemas import INTEGRAL, Cursor, QueryModel, StrictBody
+
+_ID = "0b8f6a52-3c1e-4f7a-9d2b-5e6c7a8b9c0d"
+_USER = "7d1c3e0e-8a1b-4c55-9f4e-3f0b6a2d9c11"
+_PRODUCT = "3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b"
+_LINE: JsonDict = {"product_id": _PRODUCT, "name": "Espresso cup", "quantity": 2, "price_cents": 1250,
+         "currency": "EUR"}
+_ORDER: JsonDict = {"id": _ID, "user_id": _USER, "status": "confirmed", "reason": None, "total_cents": 2500,
+          "currency": "EUR", "lines": [_LINE], "created_at": "2026-12-01T09:30:00Z",
+          "updated_at": "2026-12-01T09:30:01Z"}
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"  # visible ASCII, no spaces
 
 
 class ItemIn(StrictBody):
+    model_config = ConfigDict(json_schema_extra={"example": {"product_id": _PRODUCT, "quantity": 2}})
+
     # JSON has no UUID type: the id arrives as a string, so this one field is lax.
     product_id: uuid.UUID = Field(strict=False)
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY), INTEGRAL]
 
 
 class OrderCreate(StrictBody):
+    """The products and quantities; each product at most once."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"items": [{"product_id": _PRODUCT,
+                                                                        "quantity": 2}]}})
+
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_LINES)]
 
     @model_validator(mode="after")
@@ -37,11 +56,14 @@ class OrderCreate(StrictBody):
 class PlaceHeaders(BaseModel):
     """Documents the header; ``api`` checks it (missing: 400, malformed: 422)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    # Required in the document; ``api`` checks it itself, so that a missing key is a 400
+    # that says what to send rather than a generic validation failure.
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"required": ["Idempotency-Key"]})
 
     idempotency_key: str | None = Field(
-        None, alias="Idempotency-Key",
-        description="Required. A fresh value (e.g. a UUID) per new order; repeat it to retry safely.")
+        None, alias="Idempotency-Key", json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},
+        description="A fresh value (e.g. a UUID) per new order; repeat it to retry safely. "
+                    "1-200 visible ASCII characters.")
 
 
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
@@ -50,7 +72,7 @@ Status = Literal["pending", "confirmed", "rejected", "cancelled"]
 class OrderQuery(QueryModel):
     status: Status | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-    cursor: Annotated[str, StringConstraints(max_length=200), AfterValidator(plain_text)] | None = None
+    cursor: Cursor | None = Field(None, description="``next_cursor`` of the previous page.")
 
 
 class OrderPath(BaseModel):
@@ -58,7 +80,7 @@ class OrderPath(BaseModel):
 
 
 class LineOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"example": _LINE})
 
     product_id: uuid.UUID
     name: str
@@ -68,7 +90,7 @@ class LineOut(BaseModel):
 
 
 class OrderOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"example": _ORDER})
 
     id: uuid.UUID
     user_id: uuid.UUID
@@ -82,5 +104,8 @@ class OrderOut(BaseModel):
 
 
 class OrderPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"items": [_ORDER],
+                                                             "next_cursor": CURSOR_EXAMPLE}})
+
     items: list[OrderOut]
     next_cursor: str | None
