@@ -50,10 +50,11 @@ if [ -z "${PROMETHEUS_PORT:-}" ]; then
 fi
 export PROMETHEUS_PORT
 
-# Every service of services.toml migrates; those with a `seed` command (catalog) seed too.
+# Every service of services.toml migrates; those whose cli.py registers a `seed` command
+# (catalog) seed too (read from the source: asking each CLI would start Python once more each).
 for service in $("$bin/python" -m flotilla.platform names); do
   "$bin/$service" migrate
-  if "$bin/$service" seed --help >/dev/null 2>&1; then
+  if grep -qF 'command("seed")' "services/$service/$service/cli.py" 2>/dev/null; then
     "$bin/$service" seed
   fi
 done
