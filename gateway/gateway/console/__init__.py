@@ -167,10 +167,10 @@ def _end_session(access: str, refresh: str | None) -> None:
 @bp.post("/logout")
 def logout() -> Response:
     current = session.current(_users())
-    session.check_csrf(current)
-    if current is not None:
-        refresh = (g.pop("console_tokens", None) or None)
-        _end_session(current.token, refresh.refresh if refresh else request.cookies.get(session.REFRESH))
+    if current is not None:  # without a session there is nothing to end but stale cookies
+        session.check_csrf(current)
+        renewed = g.pop("console_tokens", None)
+        _end_session(current.token, renewed.refresh if renewed else request.cookies.get(session.REFRESH))
     response = _see("/console/login")
     session.clear(response)
     return response

@@ -316,6 +316,9 @@ def test_logout_ends_the_session_at_users(console):
         assert "Max-Age=0" in _cookie_header(answer, name) or "expires=Thu, 01 Jan 1970" in \
             _cookie_header(answer, name)
     assert console.client.get("/console/").status_code == 303
+    # stale cookies only: logging out again just clears them
+    again = console.client.post("/console/logout", data={})
+    assert again.status_code == 303 and console.users.count("POST", "/auth/logout") == 1
 
 
 def test_where_the_console_finds_the_workers():
