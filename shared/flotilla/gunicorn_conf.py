@@ -4,8 +4,9 @@ Use it as ``gunicorn -c python:flotilla.gunicorn_conf 'catalog:create_app()'``.
 Settings come from the environment:
 
 ``BIND`` (or ``HOST`` + ``PORT``), ``WEB_CONCURRENCY`` (workers),
-``GUNICORN_WORKER_CLASS`` (``gthread`` by default, see
-docs/decisions/0004-gunicorn-worker-class.md), ``GUNICORN_THREADS``,
+``GUNICORN_WORKER_CLASS`` (``flotilla.gunicorn_worker.HeadBufferingThreadWorker`` by default:
+gthread whose request heads are read by the poller, see docs/decisions/0004-gunicorn-worker-class.md
+and 0155-slow-connections.md; ``gthread`` and ``gevent`` also work), ``GUNICORN_THREADS``,
 ``GUNICORN_TIMEOUT``, ``PROMETHEUS_MULTIPROC_DIR`` (created and emptied at start).
 """
 
@@ -24,7 +25,8 @@ _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("BIND", f"{_host}:{_port}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+#: The one setting that picks how connections are served (docs/decisions/0155-slow-connections.md).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "flotilla.gunicorn_worker.HeadBufferingThreadWorker")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
