@@ -47,6 +47,9 @@ from flotilla.testing.rabbitmq import RabbitMQServer
 from flotilla.testing.tokens import TokenMinter
 from orders.repository import orders as orders_table
 
+#: seconds a server may take to answer after start: a busy shared machine is slow to import
+STARTUP = float(os.environ.get("BENCH_STARTUP_SECONDS", "180"))
+
 RATE = float(os.environ.get("BENCH_ORDER_RATE", "100"))
 SECONDS = float(os.environ.get("BENCH_SAGA_SECONDS", "30"))
 DATABASES = [d.strip() for d in os.environ.get("BENCH_SAGA_DATABASES", "sqlite,postgresql").split(",")
@@ -142,10 +145,10 @@ def _platform(env: dict[str, str], data: Path) -> Iterator[dict[str, Any]]:
     started: list[Any] = []
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        catalog = GunicornProcess("catalog:create_app()", env=env, workers=2).start()
+        catalog = GunicornProcess("catalog:create_app()", env=env, workers=2).start(timeout=STARTUP)
         started.append(catalog)
         orders = GunicornProcess("orders:create_app()", env={**env, "CATALOG_URL": catalog.base_url},
-                                 workers=2).start()
+                                 workers=2).start(timeout=STARTUP)
         started.append(orders)
         ports = {"catalog-worker": free_port(), "orders-worker": free_port()}
         workers = [subprocess.Popen([str(BIN / name), "run"], env={**full_env, "WORKER_PORT": str(port)},
