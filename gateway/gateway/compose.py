@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 
 from flotilla.http import UpstreamError
+from flotilla.problems import Problem
 from gateway import proxy
 from gateway.routes import match
 from gateway.state import gateway_of
@@ -80,7 +81,15 @@ def order_expanded(order_id: uuid.UUID) -> Response:
         "GET", path, headers=headers, timeout=proxy.settings().route_timeouts.get("orders", 10.0))
     if upstream.status_code != 200:
         return proxy.to_flask(upstream)
-    body = expand_products(upstream.json(), headers)
+    try:
+        order = upstream.json()
+    except ValueError:
+        order = None
+    if not isinstance(order, dict):  # an upstream's answer is not trusted to be what it says
+        log.warning("order expansion: orders answered 200 with a body that is not a JSON object")
+        raise Problem(502, "The orders service sent an answer the gateway could not read.",
+                      title="Bad Gateway", slug="bad-upstream-answer")
+    body = expand_products(order, headers)
     response = proxy.to_flask(upstream)
     response.set_data(json.dumps(body))
     response.mimetype = "application/json"
