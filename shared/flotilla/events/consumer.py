@@ -110,8 +110,9 @@ class Consumer:
             self._settle(conn, channel, out, delivery, self._executor.submit(self.applier.apply,
                                                                              props.message_id, body))
             return
-        with tracing.consume_span(props.headers, topo.main_queue(self.service), method.routing_key,
-                                  props.message_id) as span:
+        # The event type (kept on retries, whose routing key is a delay queue's name).
+        with tracing.consume_span(props.headers, topo.main_queue(self.service),
+                                  props.type or method.routing_key, props.message_id) as span:
             context = contextvars.copy_context()  # the span, current in the handler's thread too
             future = self._executor.submit(context.run, self.applier.apply, props.message_id, body)
             outcome = self._settle(conn, channel, out, delivery, future)
