@@ -112,8 +112,9 @@ def main() -> dict[str, Any]:
         idle = _sample(proc.pid, commands)
         catalog = f"http://127.0.0.1:{ports['CATALOG_PORT']}"
         with urllib.request.urlopen(catalog + "/products?limit=1") as resp:  # noqa: S310
-            product = json.load(resp)["items"][0]["id"]
-        url = f"http://127.0.0.1:{ports['EDGE_HTTP_PORT']}/api/v1/products/{product}"
+            items = json.load(resp)["items"]
+        edge = f"http://127.0.0.1:{ports['EDGE_HTTP_PORT']}/api/v1/products"
+        url = f"{edge}/{items[0]['id']}" if items else f"{edge}?limit=20"  # else the listing
         peak: dict[str, float] = {}
         peak_total = 0.0
         done = threading.Event()
