@@ -8,6 +8,7 @@ import httpx
 from flask import Flask, Response, current_app, g, request
 
 from flotilla.http import ServiceClient
+from flotilla.http.lean import LeanResponse
 from flotilla.problems import Problem
 from gateway.config import GatewaySettings
 from gateway.headers import client_headers, upstream_headers
@@ -46,15 +47,15 @@ def outgoing_headers() -> dict[str, str]:
     return upstream_headers(request, g.request_id, peer or "unknown", trusted)
 
 
-def send(route: Route, path: str, headers: dict[str, str]) -> httpx.Response:
+def send(route: Route, path: str, headers: dict[str, str]) -> httpx.Response | LeanResponse:
     query = request.query_string.decode("latin-1")
     target = path + ("?" + query if query else "")
     timeout = settings().route_timeouts.get(route.timeout_key, 5.0)
-    return client(route.service).request(request.method, target, content=request.get_data() or None,
+    return client(route.service).forward(request.method, target, content=request.get_data() or None,
                                          headers=headers, timeout=timeout)
 
 
-def to_flask(upstream: httpx.Response) -> Response:
+def to_flask(upstream: httpx.Response | LeanResponse) -> Response:
     response = Response(upstream.content, status=upstream.status_code)
     del response.headers["Content-Type"]  # the upstream's, if any, comes below
     for key, value in client_headers(upstream.headers.multi_items()):
