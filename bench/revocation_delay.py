@@ -103,14 +103,26 @@ def _status(http: requests.Session, target: tuple[str, str, dict[str, Any] | Non
                         headers={"Authorization": f"Bearer {token}"}).status_code
 
 
+#: Requests that got no answer at all (connection dropped), counted in the figures.
+DROPPED: list[str] = []
+
+
 def _first_refusal(target: tuple[str, str, dict[str, Any] | None], token: str, since: float) -> float:
-    with requests.Session() as http:
+    http = requests.Session()
+    try:
         while True:
-            if _status(http, target, token) == 401:
-                return time.monotonic() - since
+            try:
+                if _status(http, target, token) == 401:
+                    return time.monotonic() - since
+            except requests.ConnectionError as exc:  # not refused yet: note it, ask again
+                DROPPED.append(f"{target[1]}: {exc}")
+                http.close()
+                http = requests.Session()
             if time.monotonic() - since > GIVE_UP_SECONDS:
                 return GIVE_UP_SECONDS
             time.sleep(0.02)
+    finally:
+        http.close()
 
 
 def trial(stack: Stack, ending: str, pool: ThreadPoolExecutor) -> dict[str, float]:
@@ -164,6 +176,9 @@ def main() -> dict[str, Any]:
                           f"{cell['max_s']:>7.3f}", flush=True)
     finally:
         stack.stop()
+    figures["requests_dropped"] = len(DROPPED)
+    for dropped in DROPPED[:5]:
+        print(f"dropped: {dropped}")
     return figures
 
 
