@@ -91,9 +91,9 @@ class Stack:
         account = self.register("deleted")
         account.order = self.place_order(account)["id"]
         assert self.http.delete(f"{self.api}/users/me", headers=account.auth, timeout=10).status_code == 204
-        wait_for(lambda: self.http.get(f"{self.api}/orders", headers=account.auth,
-                                       timeout=10).status_code == 401,
-                 timeout=10, interval=0.05, what="the erased account's token refused at the edge")
+        for url in (f"{self.api}/orders", f"{self.url('orders')}/orders", f"{self.url('users')}/users/me"):
+            wait_for(lambda url=url: self.http.get(url, headers=account.auth, timeout=10).status_code == 401,
+                     timeout=10, interval=0.05, what=f"the erased account's token refused at {url}")
         return account
 
     def new_product(self) -> str:
@@ -149,6 +149,7 @@ def flask_apps(env: dict[str, str]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def stack(rabbitmq_server) -> Iterator[Stack]:
     data = Path(tempfile.mkdtemp(prefix="flotilla-security-"))
+    data.chmod(0o755)  # nginx's workers (nobody, when run as root) write bodies under it
     users_port = free_port()
     env = {**os.environ, "AMQP_URL": rabbitmq_server.url, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "console",
            "USERS_DATABASE_URL": f"sqlite:///{data / 'users.db'}",
