@@ -111,6 +111,12 @@ class HeadBufferingThreadWorker(gthread.ThreadWorker):
             conn.parser.unreader.unread(bytes(head))
         return super().handle(conn)
 
+    def _cap_keepalive(self, deadline: float) -> None:
+        """A stopping worker gives heads still arriving the same short linger as kept-alive ones."""
+        super()._cap_keepalive(deadline)
+        for conn in self.heading:
+            conn.head_deadline = min(conn.head_deadline, deadline)
+
     def murder_pending(self) -> None:
         """Also drop connections whose head did not arrive within ``HEADER_TIMEOUT``."""
         super().murder_pending()
