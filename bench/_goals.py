@@ -75,7 +75,8 @@ def _latency(f: Figures) -> tuple[str, str]:
 
 
 def _saga_cpu(f: Figures) -> tuple[str, str]:
-    parts = [f"{kind}: {run['cpu_ms_per_confirmed']:.1f} ms" for kind, run in f.items()]
+    parts = [f"{kind}: {run['cpu_ms_per_confirmed']:.1f} ms" for kind, run in f.items() if kind != "failed"]
+    parts += [f"{kind}: failed" for kind in f.get("failed", {})]
     sqlite = f.get("sqlite")
     return "; ".join(parts), (REPORTED if sqlite is None else _verdict(sqlite["cpu_ms_per_confirmed"] <= 12))
 
@@ -86,14 +87,22 @@ def _saga_text(run: Figures) -> str:
             f"client {run['client_cpu_ms_per_order']:.2f} ms/order)")
 
 
+def _saga_failed(f: Figures, kind: str) -> tuple[str, str] | None:
+    if kind in f.get("failed", {}):
+        return f"the run failed: {f['failed'][kind][:200]}", MISSED
+    return None
+
+
 def _saga_sqlite(f: Figures) -> tuple[str, str]:
+    if failed := _saga_failed(f, "sqlite"):
+        return failed
     run = f["sqlite"]
     ok = run["confirmed_pct"] >= 99 and run["confirmed_p50_ms"] <= 60 and run["confirmed_p99_ms"] <= 300
     return _saga_text(run), _verdict(ok)
 
 
 def _saga_postgresql(f: Figures) -> tuple[str, str]:
-    return _saga_text(f["postgresql"]), REPORTED
+    return _saga_failed(f, "postgresql") or (_saga_text(f["postgresql"]), REPORTED)
 
 
 def _scaling(pair: str) -> Judge:
