@@ -29,6 +29,7 @@ from collections import deque
 from functools import partial
 from typing import Any
 
+from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
 HEADER_TIMEOUT = float(os.environ.get("GUNICORN_HEADER_TIMEOUT", "10"))
@@ -58,10 +59,17 @@ class HeadBufferingThreadWorker(gthread.ThreadWorker):
             return
         self.nr_conns += 1
         conn = gthread.TConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        if self.cfg.is_ssl or negotiation.prior_knowledge_allowed(self.cfg, client_addr):
+            # TLS handshakes and HTTP/2 prefaces are not HTTP/1 heads: gthread's own path.
+            self.enqueue_req(conn)
+            return
         self._gather_head(conn)
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection sends its next request: gather that head too."""
+        if self.cfg.is_ssl:
+            super().on_client_socket_readable(conn, client)
+            return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._gather_head(conn)
