@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flotilla import tracing
 from flotilla.db import Database
+from flotilla.discovery import registration
 from flotilla.events.apply import Applier
 from flotilla.events.consumer import AfterCommit, Consumer
 from flotilla.events.metrics import WorkerMetrics
@@ -90,6 +91,8 @@ class Worker:
                                   self.metrics.registry, self.checks(), ops=WorkerOps.for_spec(self.spec))
         server.start()
         log.info("%s worker: health and metrics on port %d", self.spec.service, server.port)
+        deregister = registration.register_worker(self.spec.service, self.spec.settings.worker_host,
+                                                  server.port)
         threads = [threading.Thread(target=part.run, args=(self.stop,), name=name)
                    for name, part in (("relay", self.relay), ("consumer", self.consumer)) if part]
         for thread in threads:
@@ -106,6 +109,7 @@ class Worker:
                 self._housekeeping()
         for thread in threads:
             thread.join(timeout=60)
+        deregister()
         server.stop()
         log.info("%s worker stopped", self.spec.service)
         return 1 if failed else 0

@@ -8,7 +8,9 @@ against this server. It behaves as Consul 1.x does for these endpoints:
   429 warning, anything else critical; new checks start critical) and
   ``DeregisterCriticalServiceAfter`` honoured;
 - ``PUT /v1/agent/service/deregister/<id>`` (404 for an unknown id);
-- ``GET /v1/agent/services``, ``GET /v1/status/leader``;
+- ``GET /v1/agent/services``, ``GET /v1/agent/self`` (its datacenter), ``GET /v1/status/leader``;
+- ``GET /v1/catalog/services`` (name -> tags, blocking queries as below), what Prometheus'
+  ``consul_sd_configs`` watches;
 - ``GET /v1/health/service/<name>`` with ``passing``, and blocking queries
   (``index`` + ``wait``), answering ``X-Consul-Index``, ``X-Consul-KnownLeader``,
   ``X-Consul-LastContact``; wrong methods 405, unknown paths 404.
@@ -175,6 +177,14 @@ def _handler_for(agent: FakeConsul) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             path = url.path
+
+            def block() -> None:  # a blocking query: until the index passes the caller's
+                if "index" in query:
+                    wanted = int(query["index"] or 0)
+                    wait = min(duration(query.get("wait"), 300.0), 600.0)
+                    with agent.changed:
+                        agent.changed.wait_for(lambda: agent.index > wanted, timeout=wait)
+
             if path == "/v1/agent/service/register":
                 if method != "PUT":
                     return self._send(405, text="method not allowed")
@@ -195,15 +205,22 @@ def _handler_for(agent: FakeConsul) -> type[BaseHTTPRequestHandler]:
                 return self._send(405, text="method not allowed")
             if path == "/v1/agent/services":
                 return self._send(200, agent.services)
+            if path == "/v1/agent/self":
+                about = {"Config": {"Datacenter": NODE["Datacenter"], "NodeName": NODE["Node"]},
+                         "Member": {"Name": NODE["Node"], "Addr": NODE["Address"]}, "Meta": {}}
+                return self._send(200, about)
+            if path == "/v1/catalog/services":
+                block()
+                catalog: dict[str, list[str]] = {}
+                for svc in list(agent.services.values()):
+                    tags = catalog.setdefault(svc["Service"], [])
+                    tags += [t for t in svc["Tags"] if t not in tags]
+                return self._send(200, catalog)
             if path == "/v1/status/leader":
                 return self._send(200, "127.0.0.1:8300")
             if path.startswith("/v1/health/service/"):
                 name = urllib.parse.unquote(path.rsplit("/", 1)[1])
-                if "index" in query:
-                    wanted = int(query["index"] or 0)
-                    wait = min(duration(query.get("wait"), 300.0), 600.0)
-                    with agent.changed:
-                        agent.changed.wait_for(lambda: agent.index > wanted, timeout=wait)
+                block()
                 passing = "passing" in query and query["passing"].lower() not in ("0", "false")
                 return self._send(200, agent.health(name, passing))
             return self._send(404, text="404 page not found")
