@@ -8,7 +8,11 @@ each once, at that port and path, with the job labels the rules and dashboards u
   pod templates; ``promtool check config`` on it (Debian's promtool lacks the Kubernetes
   discoverer, so with static targets in its place);
 - deploy/k8s/components/monitoring (a PodMonitor for the Prometheus Operator), rendered with
-  each overlay: its selector and ports, and the same relabelling."""
+  each overlay: its selector and ports, and the same relabelling;
+- the component's PrometheusRule: deploy/prometheus/rules.yml as its spec, the file up to
+  date (``.venv/bin/python -m deploy.tests.test_monitoring`` rewrites it), in each overlay's
+  namespace, with only the fields the operator's CRD knows, and valid for ``promtool check
+  rules``."""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ import yaml
 from .conftest import K8S, OVERLAYS, ROOT, SERVICES, Obj, containers, kubectl
 
 KUBERNETES_CONFIG = ROOT / "deploy" / "prometheus" / "kubernetes.yml"
+RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
+PROMETHEUS_RULE = K8S / "components" / "monitoring" / "prometheusrule.yaml"
 EXPECTED_JOBS = {f"{svc}-{part}" for svc in SERVICES for part in ("api", "worker")} | {"gateway"}
 POD_IP = "10.1.2.3"
 
@@ -188,3 +194,67 @@ def test_the_monitoring_component_podmonitor_selects_every_annotated_pod_on_its_
                     scraped.setdefault(kept["job"], set()).add((kept["__address__"], endpoint["path"]))
         expected = {job: {(f"{POD_IP}:{port}", path)} for job, (port, path) in _annotated(objects).items()}
         assert scraped == expected, overlay
+
+
+# --- the PrometheusRule: rules.yml, for the operator ------------------------------------------------
+_RULE_HEAD = """\
+# Generated from deploy/prometheus/rules.yml by `.venv/bin/python -m deploy.tests.test_monitoring`:
+# do not edit (deploy/tests/test_monitoring.py checks it is up to date). The recording rules and
+# alerts of every other Prometheus configuration, for the Prometheus Operator. The operator
+# loads the PrometheusRules its Prometheus' ruleSelector matches: with kube-prometheus-stack,
+# add its release label (release: <name>) in the overlay, or select
+# app.kubernetes.io/part-of: flotilla (decision 0153).
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: flotilla
+  labels: {app.kubernetes.io/name: flotilla, app.kubernetes.io/component: monitoring,
+           app.kubernetes.io/part-of: flotilla}
+spec:
+"""
+#: What monitoring.coreos.com/v1 PrometheusRule's CRD schema accepts in a group and in a rule.
+GROUP_FIELDS = {"name", "interval", "rules", "limit", "partial_response_strategy", "query_offset"}
+RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+
+
+def prometheus_rule() -> str:
+    """The PrometheusRule, its spec rules.yml as written (comments kept)."""
+    body = "".join(f"  {line}" if line.strip() else line for line in RULES.read_text().splitlines(True))
+    return _RULE_HEAD + body
+
+
+def test_the_prometheus_rule_is_generated_from_rules_yml() -> None:
+    assert PROMETHEUS_RULE.read_text() == prometheus_rule(), (
+        f"{PROMETHEUS_RULE.relative_to(ROOT)} is stale: .venv/bin/python -m deploy.tests.test_monitoring")
+    resources = yaml.safe_load((PROMETHEUS_RULE.parent / "kustomization.yaml").read_text())["resources"]
+    assert PROMETHEUS_RULE.name in resources
+
+
+def test_the_monitoring_component_carries_the_rules_as_a_valid_prometheusrule(
+        monitored: dict[str, list[Obj]], tmp_path: Path) -> None:
+    if shutil.which("promtool") is None:
+        pytest.fail("promtool is not installed: Debian's `prometheus` package.", pytrace=False)
+    rules = yaml.safe_load(RULES.read_text())
+    for overlay, objects in monitored.items():
+        [rule] = [o for o in objects if o["kind"] == "PrometheusRule"]
+        assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+        namespace = next(o["metadata"]["namespace"] for o in objects if o["kind"] == "Deployment")
+        assert rule["metadata"]["namespace"] == namespace, overlay
+        assert rule["spec"] == rules, overlay
+        for group in rule["spec"]["groups"]:
+            assert set(group) <= GROUP_FIELDS and group["name"] and group["rules"], group.get("name")
+            for each in group["rules"]:
+                assert set(each) <= RULE_FIELDS, each
+                assert ("record" in each) != ("alert" in each), each
+                assert all(isinstance(v, str) for v in {**each.get("labels", {}),
+                                                        **each.get("annotations", {})}.values()), each
+        spec = tmp_path / f"{overlay}.yml"
+        spec.write_text(yaml.safe_dump(rule["spec"]))
+        proc = subprocess.run(["promtool", "check", "rules", str(spec)], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+if __name__ == "__main__":
+    PROMETHEUS_RULE.write_text(prometheus_rule())
+    print(f"wrote {PROMETHEUS_RULE.relative_to(ROOT)}")
