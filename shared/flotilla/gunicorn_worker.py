@@ -32,8 +32,13 @@ from typing import Any
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
+from flotilla import gunicorn_errors
+
 HEADER_TIMEOUT = float(os.environ.get("GUNICORN_HEADER_TIMEOUT", "10"))
 _CHUNK = 65536
+
+
+gunicorn_errors.install()  # its 400/414/431 pages as problem+json
 
 
 class HeadBufferingThreadWorker(gthread.ThreadWorker):

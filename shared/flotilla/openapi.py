@@ -67,6 +67,7 @@ STATUS_TEXT = {
     413: "The body is larger than the service accepts.",
     414: "The request target is too long.",
     415: "The body is not application/json.",
+    431: "The request's header fields are too large.",
     422: "The request did not validate; ``errors`` names each field.",
     429: "Too many requests; wait ``Retry-After`` seconds.",
     502: "An upstream service answered with something unusable.",
@@ -141,7 +142,7 @@ def _complete_operation(method: str, operation: dict[str, Any]) -> None:
         statuses.add(422)
     if operation.get("security"):
         statuses.add(401)
-    statuses.add(503)
+    statuses |= {414, 431, 503}  # gunicorn's limits on the request line and headers; the database
     for status in statuses:
         responses.setdefault(str(status), {})
     declared = spec.get("headers", {})
