@@ -48,6 +48,8 @@ class Service:
     routes: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     compose_env: dict[str, str] = field(default_factory=dict)
+    #: the services whose api this one's api calls (its NetworkPolicies allow exactly those)
+    calls: tuple[str, ...] = ()
 
     @property
     def worker(self) -> bool:
@@ -68,7 +70,8 @@ def load(root: Path = ROOT) -> list[Service]:
                 worker_port=int(worker_port) if worker_port is not None else None,
                 routes={str(p): float(t) for p, t in spec.get("routes", {}).items()},
                 env={str(k): str(v) for k, v in spec.get("env", {}).items()},
-                compose_env={str(k): str(v) for k, v in spec.get("compose_env", {}).items()}))
+                compose_env={str(k): str(v) for k, v in spec.get("compose_env", {}).items()},
+                calls=tuple(str(c) for c in spec.get("calls", []))))
         except (KeyError, TypeError, ValueError) as exc:
             raise ListError(f"{name}: {exc!r}") from exc
     ports = [s.port for s in services] + [s.worker_port for s in services if s.worker_port]
@@ -80,6 +83,10 @@ def load(root: Path = ROOT) -> list[Service]:
     databases = [s.database for s in services]
     if len(databases) != len(set(databases)):
         raise ListError(f"databases clash: {databases}")
+    names = {s.name for s in services}
+    for s in services:
+        if s.name in s.calls or not set(s.calls) <= names or len(set(s.calls)) != len(s.calls):
+            raise ListError(f"{s.name}: calls names other services of the list, once each: {list(s.calls)}")
     return services
 
 
@@ -158,10 +165,29 @@ def _migrate_patches(services: list[Service]) -> str:
     return "\n".join(out)
 
 
+def _selector(name: str, component: str = "api") -> str:
+    return ("{podSelector: {matchLabels: {app.kubernetes.io/name: " + name
+            + ", app.kubernetes.io/component: " + component + "}}}")
+
+
+def _account_patches(services: list[Service]) -> str:
+    """The least-privilege component: every api and worker Deployment runs as its own
+    ServiceAccount, without a token."""
+    out = []
+    for s in services:
+        for role in ("api", "worker") if s.worker else ("api",):
+            out += [f"  - target: {{kind: Deployment, name: {s.name}-{role}}}", "    patch: |-",
+                    "      - {op: add, path: /spec/template/spec/serviceAccountName, value: "
+                    f"{s.name}-{role}}}",
+                    "      - {op: add, path: /spec/template/spec/automountServiceAccountToken, value: false}"]
+    return "\n".join(out)
+
+
 def _words(services: list[Service], attr: str = "name", indent: str = "", pattern: str = "{}") -> str:
     return indent + " ".join(pattern.format(getattr(s, attr)) for s in services)
 
 
+_POLICIES = "deploy/k8s/components/least-privilege/networkpolicies.yaml"
 #: file -> (comment leader, how the block is made); the blocks sit between marker comments.
 BLOCKS: dict[str, tuple[str, Callable[[list[Service]], str]]] = {
     "Procfile": ("#", _procfile),
@@ -186,6 +212,11 @@ BLOCKS: dict[str, tuple[str, Callable[[list[Service]], str]]] = {
         [f"  - {{name: {s.name}-api, count: 3}}" for s in ss]
         + [f"  - {{name: {s.name}-worker, count: 2}}" for s in ss if s.worker])),
     "deploy/k8s/components/migrations/kustomization.yaml": ("  #", _migrate_patches),
+    "deploy/k8s/components/least-privilege/kustomization.yaml": ("  #", _account_patches),
+    f"{_POLICIES}#gateway-to": ("        #", lambda ss: "\n".join(
+        f"        - {_selector(s.name)[1:-1]}" for s in ss)),
+    f"{_POLICIES}#gateway-ports": ("        #", lambda ss: "\n".join(
+        f"        - {{protocol: TCP, port: {s.port}}}" for s in ss)),
     "pyproject.toml": ("#", lambda ss: "known-first-party = [\"flotilla\", \"gateway\", "
                        + ", ".join(f'"{s.name}"' for s in ss) + "]"),
 }
@@ -240,9 +271,50 @@ def _migrations(services: list[Service]) -> dict[str, str]:
     return {"deploy/k8s/components/migrations/jobs.yaml": _MIGRATIONS_HEAD + body}
 
 
+def _template(path: str) -> string.Template:
+    """A template under deploy/templates/k8s/ without its own head (which ends at "(decision 0075).")."""
+    return string.Template((ROOT / path).read_text().split("(decision 0075).\n", 1)[1])
+
+
+LEAST_PRIVILEGE = "deploy/k8s/components/least-privilege/per-service.yaml"
+SCALED_OBJECTS = "deploy/k8s/components/keda/scaledobjects.yaml"
+
+
+def _least_privilege(services: list[Service]) -> dict[str, str]:
+    """The least-privilege component's per-service part: each api's and worker's ServiceAccount
+    and NetworkPolicy. An api admits the gateway, Prometheus and the apis that call it, and
+    reaches its database, RabbitMQ and the apis it calls."""
+    api, worker = (_template(f"deploy/templates/k8s/least-privilege-{r}.yaml") for r in ("api", "worker"))
+    by_name = {s.name: s for s in services}
+    docs = []
+    for s in services:
+        callers = [c.name for c in services if s.name in c.calls]
+        ingress = (["    - from:", *(f"        - {_selector(c)[1:-1]}" for c in callers),
+                    f"      ports: [{{protocol: TCP, port: {s.port}}}]"] if callers else [])
+        egress = [line for c in s.calls for line in (
+            f"    - to: [{_selector(c)}]", f"      ports: [{{protocol: TCP, port: {by_name[c].port}}}]")]
+        text = api.substitute(name=s.name, port=s.port, callers="\n".join(ingress), callees="\n".join(egress))
+        docs.append("".join(line for line in text.splitlines(True) if line.strip()))
+        if s.worker:
+            docs.append(worker.substitute(name=s.name))
+    head = ("# Generated from deploy/templates/k8s/least-privilege-api.yaml and -worker.yaml by\n"
+            "# `make generate`: do not edit. Each service's ServiceAccounts (no token) and\n"
+            "# NetworkPolicies.\n")
+    return {LEAST_PRIVILEGE: head + "---\n".join(docs)}
+
+
+def _scaled_objects(services: list[Service]) -> dict[str, str]:
+    """The keda component: a ScaledObject per worker, on its own queue's depth."""
+    template = _template("deploy/templates/k8s/keda.yaml")
+    head = ("# Generated from deploy/templates/k8s/keda.yaml by `make generate`: do not edit.\n"
+            "# Each worker scales on its RabbitMQ queue's depth (kustomization.yaml).\n")
+    body = "---\n".join(template.substitute(name=s.name) for s in services if s.worker)
+    return {SCALED_OBJECTS: head + body}
+
+
 #: Files generated per service: function of the list -> {path: content}.
 PER_SERVICE: tuple[Callable[[list[Service]], dict[str, str]], ...] = (
-    _k8s("api"), _k8s("worker"), _dockerfiles, _migrations)
+    _k8s("api"), _k8s("worker"), _dockerfiles, _migrations, _least_privilege, _scaled_objects)
 
 
 def _replace_block(text: str, tag: str, body: str, path: str) -> str:
@@ -361,6 +433,8 @@ def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: b
         entry.append(f"worker_port = {port + 1000}")
     entry.append(f'database = "{name}"')
     entry.append("routes = { " + ", ".join(f'"{p}" = {t}' for p, t in routes.items()) + " }")
+    if any(s.name == "users" for s in services):  # its api checks tokens against users' JWKS
+        entry.append('calls = ["users"]')
     text = (root / LIST_FILE).read_text().rstrip("\n") + "\n" + "\n".join(entry) + "\n"
     scratch = root / f".{LIST_FILE}.new"
     scratch.write_text(text)

@@ -49,7 +49,7 @@ def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> 
     changed = platform.generate(root)
     assert set(changed) == set(BLOCK_FILES) | set(platform.WHOLE) | {
         f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")} | {
-        "services/payments/Dockerfile", MIGRATION_JOBS}
+        "services/payments/Dockerfile", MIGRATION_JOBS, platform.LEAST_PRIVILEGE, platform.SCALED_OBJECTS}
     assert platform.stale(root) == []
     assert "payments-worker: env WORKER_PORT=${PAYMENTS_WORKER_PORT:-9084} payments-worker" in (
         root / "Procfile").read_text()
@@ -79,6 +79,8 @@ def test_a_new_entry_reaches_every_block_and_leaves_the_rest(tmp_path: Path) -> 
     ('[services.pay]\nport = 8090\nroutes = { "/orders" = 1.0 }\n', "prefixes"),
     ('[services.pay]\nport = 8090\ndatabase = "users"\n', "databases clash"),
     ('[services.pay]\nworker_port = 9090\n', "pay"),
+    ('[services.pay]\nport = 8090\ncalls = ["nobody"]\n', "calls"),
+    ('[services.pay]\nport = 8090\ncalls = ["pay"]\n', "calls"),
 ])
 def test_an_impossible_list_is_refused(tmp_path: Path, entry: str, message: str) -> None:
     root = _copy(tmp_path)
@@ -157,7 +159,8 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
     status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True,
                             text=True, check=True).stdout.splitlines()
     changed = {line[3:] for line in status}
-    allowed = {platform.LIST_FILE, *BLOCK_FILES, *platform.WHOLE, MIGRATION_JOBS}
+    allowed = {platform.LIST_FILE, *BLOCK_FILES, *platform.WHOLE, MIGRATION_JOBS, platform.LEAST_PRIVILEGE,
+               platform.SCALED_OBJECTS}
     base = {f"deploy/k8s/base/payments/{f}.yaml" for f in ("api", "worker", "kustomization")}
     assert {p for p in changed - allowed if not p.startswith("services/payments/")} <= base
     dockerfile = (copy / "services/payments/Dockerfile").read_text()
@@ -175,15 +178,45 @@ def test_payments_in_a_copy_of_the_repository_reaches_every_overlay_and_the_gate
     # unit (in memory) and integration (SQLite; 401 without a token, 201 with an admin's)
     assert unit.returncode == 0 and " passed" in unit.stdout, unit.stdout + unit.stderr
     assert platform.main(["add", "payments", "--root", str(copy)]) == 2  # its package exists already
+    assert platform.main(["add", "refunds", "--no-worker", "--root", str(copy)]) == 0  # an api only
     for overlay in ("dev", "prod"):
-        rendered = subprocess.run(["kubectl", "kustomize", str(copy / "deploy/k8s/overlays" / overlay)],
-                                  capture_output=True, text=True, check=True).stdout
-        objects = [o for o in yaml.safe_load_all(rendered) if o]
+        # the overlay as is, and wrapped with the optional keda component
+        wrapper = copy / "deploy/k8s" / f"{overlay}-keda"
+        wrapper.mkdir()
+        (wrapper / "kustomization.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [f"../overlays/{overlay}"], "components": ["../components/keda"]}))
+        targets = (copy / "deploy/k8s/overlays" / overlay, wrapper)
+        kustomize = [subprocess.run(["kubectl", "kustomize", str(target)], capture_output=True, text=True,
+                                    check=True).stdout for target in targets]
+        objects = [o for text in kustomize for o in yaml.safe_load_all(text) if o]
         names = {(o["kind"], o["metadata"]["name"]) for o in objects}
         assert {("Deployment", "payments-api"), ("Deployment", "payments-worker"), ("Service", "payments"),
-                ("HorizontalPodAutoscaler", "payments-api"), ("Job", "payments-migrate")} <= names, overlay
+                ("HorizontalPodAutoscaler", "payments-api"), ("Job", "payments-migrate"),
+                ("ServiceAccount", "payments-api"), ("ServiceAccount", "payments-worker"),
+                ("NetworkPolicy", "payments-api"), ("NetworkPolicy", "payments-worker"),
+                ("ScaledObject", "payments-worker")} <= names, overlay
+        assert {("Deployment", "refunds-api"), ("ServiceAccount", "refunds-api"),
+                ("NetworkPolicy", "refunds-api")} <= names, overlay
+        assert not [n for _, n in names if n.startswith("refunds-worker")], overlay
         if overlay == "dev":
             assert ("Secret", "payments-database") in {(k, n.rsplit("-", 1)[0]) for k, n in names}
+        by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+        for role in ("api", "worker"):
+            pod = by_name["Deployment", f"payments-{role}"]["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] == f"payments-{role}"
+            assert pod["automountServiceAccountToken"] is False
+        # the gateway reaches the new apis; users' api admits payments' (which checks tokens on users' JWKS)
+        gateway = by_name["NetworkPolicy", "gateway"]["spec"]["egress"][0]
+        assert {"payments", "refunds"} <= {s["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                                           for s in gateway["to"]}
+        assert {8084, 8085} <= {p["port"] for p in gateway["ports"]}
+        admitted = {s["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    for rule in by_name["NetworkPolicy", "users-api"]["spec"]["ingress"] for s in rule["from"]
+                    if "podSelector" in s and "namespaceSelector" not in s}
+        assert {"gateway", "catalog", "orders", "payments", "refunds"} == admitted
+        egress = by_name["NetworkPolicy", "payments-api"]["spec"]["egress"]
+        assert {"protocol": "TCP", "port": 8081} in [p for r in egress if "to" in r for p in r["ports"]]
 
     compose = yaml.safe_load((copy / "docker-compose.yml").read_text())["services"]
     assert compose["payments-api"]["environment"]["PAYMENTS_DATABASE_URL"].endswith("@postgres:5432/payments")
