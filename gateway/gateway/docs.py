@@ -83,6 +83,8 @@ def merge(documents: dict[str, dict[str, Any]], missing: list[str]) -> dict[str,
 def _gateway_responses(doc: dict[str, Any]) -> None:
     """The statuses and headers the gateway adds to every public operation."""
     doc["components"].setdefault("headers", {}).update(copy.deepcopy(openapi.HEADERS))
+    for name, schema in openapi.problem_schemas().items():  # a service document may lack them
+        doc["components"]["schemas"].setdefault(name, schema)
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemModel"}}}
     for item in doc["paths"].values():
         for method, operation in item.items():

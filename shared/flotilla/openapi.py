@@ -20,7 +20,7 @@ from typing import Any
 
 from flask_openapi3 import OpenAPI
 
-from flotilla.problems import PROBLEM_JSON
+from flotilla.problems import PROBLEM_JSON, ProblemModel
 
 _PROBLEM_REF = "#/components/schemas/ProblemModel"
 _EXTRA = "x-flotilla"
@@ -162,6 +162,16 @@ def _complete_operation(method: str, operation: dict[str, Any]) -> None:
         for name in dict.fromkeys(names):
             headers[name] = {"$ref": f"#/components/headers/{name}"}
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def problem_schemas() -> dict[str, dict[str, Any]]:
+    """``ProblemModel`` and ``FieldErrorModel`` as component schemas, with their examples."""
+    schema = ProblemModel.model_json_schema(ref_template="#/components/schemas/{model}")
+    out = {name: dict(s) for name, s in schema.pop("$defs", {}).items()}
+    out["ProblemModel"] = schema
+    out["ProblemModel"].setdefault("example", PROBLEM_EXAMPLE)
+    out.setdefault("FieldErrorModel", {}).setdefault("example", FIELD_ERROR_EXAMPLE)
+    return out
 
 
 def complete(doc: dict[str, Any]) -> dict[str, Any]:

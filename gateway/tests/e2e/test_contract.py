@@ -81,7 +81,7 @@ def _run(document: str, base_url: str, token: str, report: Path, *extra: str
            "--header", f"Authorization: Bearer {token}", "--suppress-health-check", "all",
            "--report", "ndjson", "--report-dir", str(report), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
-                          timeout=1800, check=False)
+                          cwd=report, timeout=1800, check=False)  # its .schemathesis cache too
 
 
 #: make test: the merged document as both roles (every public operation), each service's own
