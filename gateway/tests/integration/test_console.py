@@ -133,11 +133,14 @@ def _console(amqp_url: str, settings: GatewaySettings) -> Iterator[Console]:
                               ops=WorkerOps(queue, amqp_url, consumes=True), admin=admin)
     worker.start()
     try:
-        app = create_app(settings, StaticDiscovery({"users": [users.url], "catalog": [catalog.url],
-                                                     "orders": [orders.url]}), key_source=minter.key_source())
-        # the console as create_app built it, pointed at this test's worker (and one that is down)
-        app.extensions["console_settings"] = ConsoleSettings(
-            workers=f"catalog=http://127.0.0.1:{worker.port},orders=http://127.0.0.1:9")
+        # the console as create_app builds it, its settings (ConsoleSettings) pointed at this
+        # test's worker (and one that is down)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("GATEWAY_CONSOLE_WORKERS",
+                       f"catalog=http://127.0.0.1:{worker.port},orders=http://127.0.0.1:9")
+            discovery = StaticDiscovery({"users": [users.url], "catalog": [catalog.url],
+                                         "orders": [orders.url]})
+            app = create_app(settings, discovery, key_source=minter.key_source())
         app.config["TESTING"] = True
         yield Console(app.test_client(), users, minter, queue, amqp_url)
     finally:
