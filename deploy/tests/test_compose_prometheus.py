@@ -205,6 +205,15 @@ def test_prometheus_finds_every_api_worker_and_gateway_registered_in_consul(
                 done = set(targets) == set(expected) and all(t["health"] == "up" for t in targets.values())
                 return targets if done else None
 
+            def ready() -> bool:
+                if proc.poll() is not None:
+                    raise RuntimeError((tmp_path / "prometheus.log").read_text()[-3000:])
+                try:
+                    return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(ready, timeout=30, interval=0.2, what="prometheus ready")
             targets = wait_for(scraped, timeout=20, interval=0.2, what="every registered instance scraped")
             for (job, instance), target in targets.items():
                 assert target["labels"] == {"job": job, "instance": instance,
