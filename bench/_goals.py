@@ -119,8 +119,9 @@ def _scaling(pair: str) -> Judge:
 def _relay(db: str, goal: float) -> Judge:
     def judge(f: Figures) -> tuple[str, str]:
         r = f["ratios"][f"relay {db} / plain"]
+        floor = "the 0.5 floor met" if r >= 0.5 else "below the 0.5 floor"
         return (f"{r:.2f} ({f['events_per_s'][f'outbox relay, {db}']} vs "
-                f"{f['events_per_s']['plain pika, no confirms']} events/s)", _verdict(r >= goal))
+                f"{f['events_per_s']['plain pika, no confirms']} events/s; {floor})", _verdict(r >= goal))
     return judge
 
 
