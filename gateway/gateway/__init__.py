@@ -34,9 +34,9 @@ def build_clients(settings: GatewaySettings, discovery: Discovery) -> dict[str, 
     """One client per upstream service, sharing one connection pool; breakers are per instance."""
     http = make_http_client(max_connections=200, keepalive=50)
     breakers = BreakerRegistry(settings.breaker_failures, settings.breaker_reset_seconds)
-    return {service: ServiceClient(service, discovery, policy=CallPolicy(timeout=5.0, attempts=3),
-                                   breakers=breakers, budget=RetryBudget(settings.retry_ratio),
-                                   http=http)
+    policy = CallPolicy(timeout=5.0, attempts=3, max_body=settings.max_upstream_body_bytes)
+    return {service: ServiceClient(service, discovery, policy=policy, breakers=breakers,
+                                   budget=RetryBudget(settings.retry_ratio), http=http)
             for service in routes.services()}
 
 

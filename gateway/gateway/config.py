@@ -42,6 +42,9 @@ class GatewaySettings(AuthSettings):
     breaker_failures: int = Field(5, ge=1, validation_alias="GATEWAY_BREAKER_FAILURES")
     breaker_reset_seconds: float = Field(5.0, gt=0, validation_alias="GATEWAY_BREAKER_RESET_SECONDS")
     retry_ratio: float = Field(0.2, ge=0, le=1, validation_alias="GATEWAY_RETRY_RATIO")
+    #: bytes of an upstream answer the gateway reads; a longer one is dropped and answered 502
+    max_upstream_body_bytes: int = Field(16 * 1024 * 1024, gt=0,
+                                         validation_alias="GATEWAY_MAX_UPSTREAM_BODY_BYTES")
     openapi_cache_seconds: float = Field(30.0, ge=0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
     #: Check bearer tokens at the edge (401 for bad ones); services check them again.
     authenticate: bool = Field(True, validation_alias="GATEWAY_AUTHENTICATE")

@@ -39,9 +39,10 @@ from flotilla.http.errors import (
     UpstreamNotFound,
     UpstreamStatusError,
     UpstreamTimeout,
+    UpstreamTooLarge,
     UpstreamUnavailable,
 )
-from flotilla.http.lean import LeanPool, LeanResponse
+from flotilla.http.lean import BodyTooLarge, LeanPool, LeanResponse
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class CallPolicy:
     attempts: int = 3  # at most, first try included
     backoff_base: float = 0.025
     backoff_cap: float = 0.5
+    max_body: int = 16 * 1024 * 1024  # bytes of an answer read; longer ones end in UpstreamTooLarge
 
 
 def make_http_client(max_connections: int = 100, keepalive: int = 20,
@@ -166,11 +168,13 @@ class ServiceClient:
             try:
                 if lean is not None:
                     response = lean.send(method, inst.url, path, content=content, headers=sent_headers,
-                                         timeout=remaining)
+                                         timeout=remaining, max_body=self.policy.max_body)
                 else:
-                    response = self.http.request(method, inst.url + path, params=params, json=json,
-                                                 content=content, headers=sent_headers,
-                                                 timeout=httpx.Timeout(remaining))
+                    response = self._send(method, inst.url + path, params=params, json=json,
+                                          content=content, headers=sent_headers, timeout=remaining)
+            except BodyTooLarge as exc:
+                breaker.record_success()  # the instance answered; its answer is the problem
+                raise UpstreamTooLarge(self.service, exc.limit) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 breaker.record_failure()
                 last_error, retryable = exc, True  # nothing reached the upstream
@@ -200,6 +204,28 @@ class ServiceClient:
                 break
             self._back_off(attempt, deadline)
         raise self._failure(last_error, order, deadline)
+
+    def _send(self, method: str, url: str, *, params: Any, json: Any, content: bytes | None,
+              headers: Mapping[str, str], timeout: float) -> httpx.Response:
+        """One httpx call whose body is read up to ``policy.max_body`` bytes (raw, as sent)."""
+        request = self.http.build_request(method, url, params=params, json=json, content=content,
+                                          headers=headers, timeout=httpx.Timeout(timeout))
+        streamed = self.http.send(request, stream=True)
+        try:
+            limit = self.policy.max_body
+            declared = streamed.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(limit)
+            chunks, size = [], 0
+            for chunk in streamed.iter_raw():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(limit)
+                chunks.append(chunk)
+        finally:
+            streamed.close()
+        return httpx.Response(streamed.status_code, headers=streamed.headers, content=b"".join(chunks),
+                              request=request, extensions=streamed.extensions)
 
     def _back_off(self, attempt: int, deadline: float) -> None:
         pause = random.uniform(0, min(self.policy.backoff_cap, self.policy.backoff_base * 2 ** attempt))

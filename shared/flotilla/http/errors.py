@@ -35,6 +35,15 @@ class CircuitOpen(UpstreamUnavailable):
     """Every instance's breaker is open: the call was not attempted."""
 
 
+class UpstreamTooLarge(UpstreamError):
+    """The upstream's answer was longer than the caller reads (``CallPolicy.max_body``): the
+    connection was dropped before the rest arrived, so memory stays bounded."""
+
+    def __init__(self, service: str, limit: int) -> None:
+        super().__init__(service, f"answered with a body over {limit} bytes")
+        self.limit = limit
+
+
 class UpstreamStatusError(UpstreamError):
     """The upstream answered with a status the caller did not expect (a 4xx, or a 5xx after retries)."""
 

@@ -1,10 +1,11 @@
-"""Map downstream failures to problem+json at a service's edge: 503 with ``Retry-After``."""
+"""Map downstream failures to problem+json at a service's edge: 503 with ``Retry-After``;
+502 for an answer too large to relay."""
 
 from __future__ import annotations
 
 from flask import Flask, Response
 
-from flotilla.http.errors import UpstreamTimeout, UpstreamUnavailable
+from flotilla.http.errors import UpstreamTimeout, UpstreamTooLarge, UpstreamUnavailable
 from flotilla.problems import Problem, problem_response
 
 
@@ -20,3 +21,8 @@ def init_app(app: Flask, timeout_status: int = 503) -> None:
     def _unavailable(exc: UpstreamUnavailable) -> Response:
         status = timeout_status if isinstance(exc, UpstreamTimeout) else 503
         return problem_response(unavailable_problem(exc, status))
+
+    @app.errorhandler(UpstreamTooLarge)
+    def _too_large(exc: UpstreamTooLarge) -> Response:
+        return problem_response(Problem(502, f"The {exc.service} service sent an answer too large to relay.",
+                                        slug="upstream-too-large"))

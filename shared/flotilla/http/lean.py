@@ -33,6 +33,38 @@ from urllib3.exceptions import (
 )
 
 
+class BodyTooLarge(Exception):
+    """An upstream answer longer than the caller reads."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a body over {limit} bytes")
+        self.limit = limit
+
+
+def _read_at_most(answer: urllib3.BaseHTTPResponse, limit: int | None) -> bytes:
+    """The whole body, or :class:`BodyTooLarge` once more than ``limit`` bytes are declared or
+    have arrived: the connection is closed then, not drained, so a huge answer costs at most
+    ``limit`` bytes of memory."""
+    try:
+        if limit is None:
+            return answer.read()
+        declared = answer.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(limit)
+        chunks, size = [], 0
+        for chunk in answer.stream(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except BodyTooLarge:
+        answer.close()  # drop the connection: the rest of the body is never read
+        raise
+    finally:
+        answer.release_conn()
+
+
 class LeanHeaders:
     """Case-insensitive view of an answer's headers, duplicates kept (as ``httpx.Headers``)."""
 
@@ -98,13 +130,15 @@ class LeanPool:
         return pool
 
     def send(self, method: str, base_url: str, target: str, *, content: bytes | None,
-             headers: Mapping[str, str], timeout: float) -> LeanResponse:
-        """``target``: path and query. Raises httpx's transport errors."""
+             headers: Mapping[str, str], timeout: float, max_body: int | None = None) -> LeanResponse:
+        """``target``: path and query. Raises httpx's transport errors, and :class:`BodyTooLarge`
+        (the connection dropped, nothing more read) for an answer over ``max_body`` bytes."""
         try:
             answer = self._pool(base_url).urlopen(
                 method, target, body=content, headers=headers, retries=False, redirect=False,
                 assert_same_host=False, timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                preload_content=True, decode_content=True)
+                preload_content=False, decode_content=True)
+            body = _read_at_most(answer, max_body)
         except NewConnectionError as exc:  # refused, unreachable: nothing was sent
             raise httpx.ConnectError(str(exc)) from exc
         except ConnectTimeoutError as exc:
@@ -115,7 +149,7 @@ class LeanPool:
             raise httpx.RemoteProtocolError(str(exc)) from exc
         except HTTPError as exc:
             raise httpx.ReadError(str(exc)) from exc
-        return LeanResponse(answer.status, LeanHeaders(answer.headers), answer.data)
+        return LeanResponse(answer.status, LeanHeaders(answer.headers), body)
 
     def clear(self) -> None:
         with self._lock:
