@@ -50,14 +50,14 @@ if [ -z "${PROMETHEUS_PORT:-}" ]; then
 fi
 export PROMETHEUS_PORT
 
-# Every service of services.toml migrates; those whose cli.py registers a `seed` command
-# (catalog) seed too (read from the source: asking each CLI would start Python once more each).
-for service in $("$bin/python" -m flotilla.platform names); do
+# Every service of services.toml migrates; those whose installed cli.py registers a `seed`
+# command (catalog) seed too (read from the source: asking each CLI would start Python once more each).
+while read -r service seeds; do
   "$bin/$service" migrate
-  if grep -qF 'command("seed")' "services/$service/$service/cli.py" 2>/dev/null; then
+  if [ "$seeds" = seed ]; then
     "$bin/$service" seed
   fi
-done
+done < <("$bin/python" -m flotilla.platform seeds)
 
 # nginx's config under var/nginx, and a development TLS certificate (openssl) on first run.
 "$bin/python" -m gateway.nginx render var/nginx >/dev/null

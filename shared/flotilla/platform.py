@@ -17,6 +17,7 @@ images need nothing but the installed kit.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import string
@@ -455,9 +456,19 @@ def add_service(name: str, root: Path = ROOT, port: int | None = None, worker: b
     return added
 
 
+def has_seed_command(package: str) -> bool:
+    """Whether the installed service package's ``cli.py`` registers a ``seed`` command, read from
+    its source (found without importing the package: make run starts no Python per service)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    cli = Path(next(iter(spec.submodule_search_locations))) / "cli.py"
+    return cli.is_file() and 'command("seed")' in cli.read_text()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flotilla.platform")
-    parser.add_argument("command", choices=["generate", "check", "services", "names", "add"])
+    parser.add_argument("command", choices=["generate", "check", "services", "names", "seeds", "add"])
     parser.add_argument("name", nargs="?", help="add: the new service's name")
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--port", type=int, help="add: the api port (default: the next free one)")
@@ -476,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "names":
         print(" ".join(s.name for s in load(args.root)))
+        return 0
+    if args.command == "seeds":  # make run: migrate each, seed those with a seed command
+        for s in load(args.root):
+            print(s.name, "seed" if has_seed_command(s.name) else "-")
         return 0
     if args.command == "services":
         for s in load(args.root):

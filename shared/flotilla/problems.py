@@ -123,7 +123,7 @@ def init_app(app: Flask, exceptions: Mapping[type[Exception], int] | None = None
                 status = table[exc_type]
                 return problem_response(Problem(status, str(exc), title=HTTPStatus(status).phrase,
                                                 slug=_slug(exc_type.__name__)))
-        if _database_unavailable(exc):
+        if database_unavailable(exc):
             log.warning("database unavailable: %s", exc)
             return problem_response(Problem(503, "The database is unavailable; retry shortly.",
                                             headers={"Retry-After": "1"},
@@ -132,9 +132,10 @@ def init_app(app: Flask, exceptions: Mapping[type[Exception], int] | None = None
         return problem_response(Problem(500, "An unexpected error occurred; it has been logged."))
 
 
-def _database_unavailable(exc: Exception) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached (down, restarting, connection dropped, pool exhausted):
-    a 503 the client may retry, not a 500. A bad query stays a 500."""
+    a 503 the client may retry, not a 500, and an event the consumer retries without counting
+    the attempt (:mod:`flotilla.events.consumer`). A bad query stays a 500."""
     from sqlalchemy import exc as sa
 
     if isinstance(exc, sa.TimeoutError):  # no pooled connection in time

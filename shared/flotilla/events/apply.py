@@ -24,13 +24,16 @@ from flotilla.db import Database
 from flotilla.events.envelope import Envelope, reset_causation, set_causation
 from flotilla.events.inbox import first_delivery
 from flotilla.events.registry import EventRegistry
+from flotilla.problems import database_unavailable
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: Literal["applied", "duplicate", "failed", "unreadable"]
+    #: ``unavailable``: the database could not be reached; nothing was applied and the message
+    #: is not to blame (retried without counting the attempt, never parked for it).
+    kind: Literal["applied", "duplicate", "failed", "unavailable", "unreadable"]
     message_id: str | None = None
     event_type: str | None = None
     error: str = ""
@@ -73,6 +76,10 @@ class Applier:
                 handler(session, envelope, event)
             return Outcome("applied", envelope.id, envelope.type, correlation_id=correlation)
         except Exception as exc:  # any handler error is retried, then parked
+            if database_unavailable(exc):
+                log.warning("database unavailable while handling %s %s: %s", envelope.type, envelope.id, exc)
+                return Outcome("unavailable", envelope.id, envelope.type, f"database unavailable: {exc}",
+                               correlation_id=correlation)
             log.warning("handler for %s failed on %s: %s", envelope.type, envelope.id, exc, exc_info=True)
             return Outcome("failed", envelope.id, envelope.type, f"{type(exc).__name__}: {exc}",
                            correlation_id=correlation)

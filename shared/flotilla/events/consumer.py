@@ -8,6 +8,8 @@ local buffer and are handled in order. Outcomes, decided by :mod:`flotilla.event
 - applied / duplicate: ack (the inbox row committed with the handler's effect);
 - failed: republished to the next delay queue with the attempt count and the error,
   or to ``<svc>.dlq`` after the last attempt; then ack;
+- unavailable (the database could not be reached): republished to the delay queue with the
+  attempt count unchanged, so an outage however long parks nothing; then ack;
 - unreadable: straight to ``<svc>.dlq``; then ack.
 
 Each delivery is logged once (one line: outcome, type, message id) with the envelope's
@@ -147,6 +149,13 @@ class Consumer:
         elif outcome.kind == "unreadable":
             self._park(out, props, body, method, outcome.error, attempt=self._attempt(props))
             self.metrics.dead_lettered("unreadable")
+        elif outcome.kind == "unavailable":  # the database, not the message: the attempt is not counted
+            attempt = self._attempt(props)
+            delay = self.settings.delay_before(attempt + 1)
+            self._forward(out, topo.delay_queue(self.service, delay), props, body, method,
+                          {topo.ATTEMPT: attempt, topo.LAST_ERROR: outcome.error})
+            self.metrics.retried.inc()
+            log.info("message %s not applied (database unavailable), retry in %d ms", props.message_id, delay)
         else:
             attempt = self._attempt(props)
             if attempt >= self.settings.max_attempts:
