@@ -108,3 +108,4 @@ chaos: install
 	scripts/system-deps.sh test
 	FLOTILLA_CHAOS=1 $(BIN)/pytest services/orders/tests/chaos $(PYTEST_ARGS)
 	FLOTILLA_CHAOS=1 $(BIN)/pytest gateway/tests/e2e/test_contract.py $(PYTEST_ARGS)
+	FLOTILLA_CHAOS=1 $(BIN)/pytest deploy/tests/test_rolling_upgrade.py $(PYTEST_ARGS)

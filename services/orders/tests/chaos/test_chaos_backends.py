@@ -198,6 +198,7 @@ def test_postgresql_latency(pg_platform: Platform, pg_proxy: FaultProxy, record)
     row.holds = "yes"
 
 
+@pytest.mark.chaos  # make test covers a database outage in shared/tests/events/test_database_outage.py
 def test_postgresql_connections_reset(pg_platform: Platform, pg_proxy: FaultProxy, record):
     """Every connection to PostgreSQL reset (and new ones reset) for ~2 s while orders come in:
     clean 503 problems with Retry-After, never a 500; then the same processes serve again and
