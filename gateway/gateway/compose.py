@@ -71,8 +71,13 @@ def expand_products(order: dict[str, Any], headers: dict[str, str]) -> dict[str,
 
 
 def order_expanded(order_id: uuid.UUID) -> Response:
-    if request.args.get("expand") != "products":
+    expand = request.args.getlist("expand")
+    if not expand:
         return proxy.forward(f"orders/{order_id}")
+    if any(value != "products" for value in expand):  # the documented enum; nothing else is a no-op
+        raise Problem(422, "The request did not validate; see errors.", title="Validation failed",
+                      errors=[{"field": "query.expand", "message": "Input should be 'products'"}],
+                      slug="validation-failed")
     path = f"/orders/{order_id}"
     route = match(path)
     assert route is not None

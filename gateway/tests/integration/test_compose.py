@@ -40,3 +40,13 @@ def test_without_expand_the_order_is_forwarded_as_is(gw):
     response = gw.get(f"/api/v1/orders/{ORDER}")
     assert response.status_code == 200 and "expanded" not in response.json
     assert "product" not in response.json["lines"][0]
+
+
+def test_an_unknown_expand_is_refused_and_nothing_is_called(gw, upstreams, minter):
+    before = {name: len(up.seen) for name, up in upstreams.items()}
+    for query in ("expand=AAA", "expand=products&expand=users", "expand="):
+        response = gw.get(f"/api/v1/orders/{ORDER}?{query}", headers=minter.bearer())
+        assert response.status_code == 422, query
+        assert response.content_type == "application/problem+json"
+        assert response.json["errors"][0]["field"] == "query.expand"
+    assert {name: len(up.seen) for name, up in upstreams.items()} == before
