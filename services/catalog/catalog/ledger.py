@@ -49,10 +49,13 @@ def movement(session: Session, kind: str, order_id: uuid.UUID | None = None) -> 
         session.info.pop(_INFO_KEY, None)
 
 
+_INSERT = insert(stock_movements)  # built once, values bound per row
+
+
 def _record(connection: Any, product_id: uuid.UUID, kind: str, delta: int,
             order_id: uuid.UUID | None) -> None:
-    connection.execute(insert(stock_movements).values(
-        product_id=product_id, kind=kind, delta=delta, order_id=order_id, created_at=utcnow()))
+    connection.execute(_INSERT, {"product_id": product_id, "kind": kind, "delta": delta,
+                                 "order_id": order_id, "created_at": utcnow()})
 
 
 def _after_insert(_mapper: Mapper[Any], connection: Any, product: Product) -> None:

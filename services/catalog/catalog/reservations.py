@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     insert,
     select,
     update,
@@ -95,6 +96,19 @@ class ReservationStore(Protocol):
     def movement(self, kind: str, order_id: uuid.UUID) -> AbstractContextManager[None]: ...
 
 
+# Statements built once, values bound per call: building them per message was a good part of
+# the catalog worker's CPU per order (docs/performance.md).
+_STATUS = (select(reservations.c.status).where(reservations.c.order_id == bindparam("order_id"))
+           .with_for_update())
+_RECORD = insert(reservations)
+_HOLD = insert(reservation_lines)
+_HELD = (select(reservation_lines.c.product_id, reservation_lines.c.quantity)
+         .where(reservation_lines.c.order_id == bindparam("order_id"))
+         .order_by(reservation_lines.c.product_id))
+_RELEASED = (update(reservations).where(reservations.c.order_id == bindparam("released_order"))
+             .values(status=RELEASED, updated_at=bindparam("now", type_=UTCDateTime)))
+
+
 class SqlReservations:
     """The store on the consumer's transaction (rows locked ``FOR UPDATE``)."""
 
@@ -103,13 +117,12 @@ class SqlReservations:
         self.products = ProductRepository(session)
 
     def status(self, order_id: uuid.UUID) -> str | None:
-        stmt = select(reservations.c.status).where(reservations.c.order_id == order_id).with_for_update()
-        return self.session.execute(stmt).scalar_one_or_none()
+        return self.session.execute(_STATUS, {"order_id": order_id}).scalar_one_or_none()
 
     def record(self, order_id: uuid.UUID, status: str, reason: str | None = None) -> None:
         now = utcnow()
-        self.session.execute(insert(reservations).values(order_id=order_id, status=status, reason=reason,
-                                                         created_at=now, updated_at=now))
+        self.session.execute(_RECORD, {"order_id": order_id, "status": status, "reason": reason,
+                                       "created_at": now, "updated_at": now})
 
     def product(self, product_id: uuid.UUID, *, withdrawn_too: bool = False) -> Product | None:
         if not withdrawn_too:
@@ -118,17 +131,14 @@ class SqlReservations:
         return self.session.scalars(stmt).one()
 
     def hold(self, order_id: uuid.UUID, lines: Sequence[Line]) -> None:
-        self.session.execute(insert(reservation_lines), [
+        self.session.execute(_HOLD, [
             {"order_id": order_id, "product_id": li.product_id, "quantity": li.quantity} for li in lines])
 
     def held(self, order_id: uuid.UUID) -> list[Line]:
-        return [Line(r.product_id, r.quantity) for r in self.session.execute(
-            select(reservation_lines.c.product_id, reservation_lines.c.quantity)
-            .where(reservation_lines.c.order_id == order_id).order_by(reservation_lines.c.product_id))]
+        return [Line(r.product_id, r.quantity) for r in self.session.execute(_HELD, {"order_id": order_id})]
 
     def released(self, order_id: uuid.UUID) -> None:
-        self.session.execute(update(reservations).where(reservations.c.order_id == order_id)
-                             .values(status=RELEASED, updated_at=utcnow()))
+        self.session.execute(_RELEASED, {"released_order": order_id, "now": utcnow()})
 
     def movement(self, kind: str, order_id: uuid.UUID) -> AbstractContextManager[None]:
         return movement(self.session, kind, order_id)

@@ -32,7 +32,7 @@ __all__ = ["registry"]
 
 
 def _locked(uow: UnitOfWork, order_id: uuid.UUID) -> Order | None:
-    return uow.orders.get(order_id, for_update=True)
+    return uow.orders.get(order_id, for_update=True, lines=False)
 
 
 def stock_reserved(uow: UnitOfWork, event: StockReserved) -> None:

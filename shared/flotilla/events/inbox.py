@@ -7,7 +7,10 @@ without running the handler again.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table, insert, select
+from functools import cache
+
+from sqlalchemy import Column, Executable, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flotilla.db import UTCDateTime, utcnow
@@ -27,14 +30,37 @@ def inbox_table(metadata: MetaData, name: str = INBOX) -> Table:
 def first_delivery(session: Session, table: Table, consumer: str, message_id: str) -> bool:
     """Record ``message_id`` for ``consumer``; ``False`` when it was recorded before.
 
-    Two concurrent deliveries of one message both pass the check; the second one's
-    insert then violates the primary key, its transaction fails, and the retry sees
-    the row.
+    On SQLite and PostgreSQL one ``INSERT ... ON CONFLICT DO NOTHING``: it inserted a row (first
+    delivery) or found one. Two concurrent deliveries of one message: PostgreSQL makes the
+    second insert wait for the first transaction, then it inserts nothing (a duplicate) or, when
+    the first rolled back, the row (applied once). Elsewhere a select, then an insert whose
+    primary key a concurrent twin violates: that transaction fails and the retry sees the row.
     """
-    seen = session.execute(
-        select(table.c.message_id).where(table.c.consumer == consumer, table.c.message_id == message_id)
-    ).first()
+    values = {"consumer": consumer, "message_id": message_id, "received_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect in _UPSERTS:
+        result = session.execute(_record_once(table, dialect), values)
+        return bool(getattr(result, "rowcount", 0))
+    seen = session.execute(_seen(table), {"consumer": consumer, "message_id": message_id}).first()
     if seen is not None:
         return False
-    session.execute(insert(table).values(consumer=consumer, message_id=message_id, received_at=utcnow()))
+    session.execute(insert(table), values)
     return True
+
+
+_UPSERTS = ("sqlite", "postgresql")
+
+
+@cache
+def _record_once(table: Table, dialect: str) -> Executable:
+    """Built once per table (values bound per delivery): one round trip instead of two."""
+    keys = ["consumer", "message_id"]
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+@cache
+def _seen(table: Table) -> Executable:
+    return select(table.c.message_id).where(table.c.consumer == bindparam("consumer"),
+                                            table.c.message_id == bindparam("message_id"))

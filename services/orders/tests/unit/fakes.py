@@ -25,7 +25,7 @@ class FakeOrders:
             raise IntegrityError("INSERT INTO orders", {}, Exception("duplicate idempotency key"))
         self.rows[order.id] = order
 
-    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+    def get(self, order_id: uuid.UUID, *, for_update: bool = False, lines: bool = True) -> Order | None:
         return self.rows.get(order_id)
 
     def by_idempotency_key(self, user_id: uuid.UUID, key: str) -> Order | None:
