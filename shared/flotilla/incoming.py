@@ -1,4 +1,5 @@
-"""Per-request plumbing: request ids, and strict JSON bodies.
+"""Per-request plumbing: request ids, strict JSON bodies, security headers, the request
+metrics and the access log, in one hook of each kind.
 
 A body must be JSON (415 otherwise), well-formed (400) and no larger than
 ``MAX_BODY_BYTES`` (413) before any view sees it; only the endpoints listed under
@@ -10,15 +11,23 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
 from flotilla.context import accept_or_generate, reset_request_id, set_request_id
+from flotilla.metrics import EXCLUDED_PATHS, RequestMetrics, rule_of
 from flotilla.problems import Problem
 
 log = logging.getLogger("flotilla.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
+#: Added to every answer that does not set them itself.
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"),
+                    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+                    ("Referrer-Policy", "no-referrer"))
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 FORM = "application/x-www-form-urlencoded"
 #: ``app.extensions`` key: the endpoints that take HTML form posts instead of JSON bodies.
@@ -80,31 +89,70 @@ def check_json_body() -> None:
                       slug="malformed-json") from None
 
 
-def init_app(app: Flask, max_body_bytes: int) -> None:
+def security_headers(response: Response, environ: Mapping[str, Any]) -> None:
+    """Every answer of a service port: no sniffing, no framing, no referrer, and nothing kept
+    by a cache when it was for one caller (the gateway adds the same at the edge). Headers
+    the view set stay as they are."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    for name, value in SECURITY_HEADERS:
+        if name.lower() not in present:
+            headers.add(name, value)
+    if "HTTP_AUTHORIZATION" in environ:
+        headers["Cache-Control"] = "no-store"
+
+
+def init_app(app: Flask, max_body_bytes: int, recorder: RequestMetrics | None = None) -> None:
+    """The kit's request hooks: one before, one after, one teardown (each hook costs Flask a
+    lookup and a call per request, docs/decisions/0171-request-hooks.md). Before: the request
+    id, the start time, the body checks. After: the security headers, ``X-Request-ID``, the
+    request metrics (``recorder``) and the access log line. Teardown: the request id is reset
+    and an exception that escaped every handler is counted."""
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    info_enabled = log.isEnabledFor
 
     @app.before_request
     def _start() -> None:
-        rid = accept_or_generate(request.headers.get(REQUEST_ID_HEADER))
-        g.request_id = rid
-        g.request_started = time.perf_counter()
-        g.request_id_token = set_request_id(rid)
-        check_json_body()
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = g._get_current_object()
+        rid = accept_or_generate(req.environ.get(REQUEST_ID_ENVIRON))
+        state.request_id = rid
+        state.request_started = time.perf_counter()
+        state.request_id_token = set_request_id(rid)
+        if req.method in METHODS_WITH_BODY:
+            check_json_body()
 
     @app.after_request
     def _stamp(response: Response) -> Response:
-        rid = g.get("request_id")
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = g._get_current_object()
+        security_headers(response, req.environ)
+        rid = state.get("request_id")
         if rid:
             response.headers[REQUEST_ID_HEADER] = rid
-        started = g.get("request_started")
-        elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
-        log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_ms,
-                 extra={"method": request.method, "path": request.path,
-                        "status": response.status_code, "duration_ms": round(elapsed_ms, 2)})
+        started = state.get("request_started")
+        elapsed = time.perf_counter() - started if started else 0.0
+        path, method, status = req.path, req.method, response.status_code
+        if recorder is not None and started and not EXCLUDED_PATHS.match(path):
+            state.request_observed = True
+            recorder.observe(method, rule_of(req.url_rule), status, elapsed)
+        if info_enabled(logging.INFO):
+            elapsed_ms = elapsed * 1000
+            log.info("%s %s %s %.1fms", method, path, status, elapsed_ms,
+                     extra={"method": method, "path": path, "status": status,
+                            "duration_ms": round(elapsed_ms, 2)})
         return response
 
     @app.teardown_request
-    def _end(_exc: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
+    def _end(exc: BaseException | None) -> None:
+        state = g._get_current_object()
+        token = state.pop("request_id_token", None)
         if token is not None:
             reset_request_id(token)
+        started = state.get("request_started")
+        if exc is None or recorder is None or not started or EXCLUDED_PATHS.match(request.path):
+            return
+        if state.get("request_observed"):
+            recorder.exceptions.labels(request.method, 500, recorder.service).inc()
+        else:
+            recorder.failed(request.method, rule_of(request.url_rule), time.perf_counter() - started)
