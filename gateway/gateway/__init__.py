@@ -59,7 +59,7 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
 
     authn.init_app(app, settings, key_source)  # after the edge checks, before the limiter
     limiter = limits.init_app(app, settings)
-    limit = limits.route_limit(limiter, settings)
+    limit = limits.route_limit(app, limiter, settings)
     proxy.init_app(app, limit)
     compose.init_app(app, limit)
     docs.init_app(app, settings.openapi_cache_seconds)

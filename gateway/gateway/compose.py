@@ -102,5 +102,5 @@ def order_expanded(order_id: uuid.UUID) -> Response:
 
 
 def init_app(app: Flask, limit: Any) -> None:
-    app.add_url_rule("/api/v1/orders/<uuid:order_id>", "order_expanded", limit(order_expanded),
-                     methods=["GET"])
+    app.add_url_rule("/api/v1/orders/<uuid:order_id>", "order_expanded",
+                     limit(order_expanded, "order_expanded"), methods=["GET"])

@@ -12,6 +12,7 @@ from flotilla.http.lean import LeanResponse
 from flotilla.problems import Problem
 from gateway.config import GatewaySettings
 from gateway.headers import client_headers, upstream_headers
+from gateway.limits import RouteLimit
 from gateway.routes import Route, match
 from gateway.state import gateway_of
 
@@ -70,6 +71,6 @@ def forward(rest: str) -> Response:
     return to_flask(send(route, path, outgoing_headers()))
 
 
-def init_app(app: Flask, limit: object) -> None:
-    view = limit(forward)  # type: ignore[operator]
+def init_app(app: Flask, limit: RouteLimit) -> None:
+    view = limit(forward, "proxy")
     app.add_url_rule("/api/v1/<path:rest>", "proxy", view, methods=METHODS)
