@@ -8,7 +8,9 @@ that keeps its repositories in memory (:class:`InMemoryUnitOfWork`).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import threading
+import weakref
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from types import SimpleNamespace, TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -18,6 +20,26 @@ from sqlalchemy.orm import Session
 from flotilla.db import Database
 
 U_co = TypeVar("U_co", covariant=True)
+
+_writers: weakref.WeakKeyDictionary[Database, threading.RLock] = weakref.WeakKeyDictionary()
+_writers_guard = threading.Lock()
+
+
+def sqlite_writer(db: Database) -> AbstractContextManager[object]:
+    """Held around a write transaction on SQLite: this process's writers queue on one lock.
+
+    SQLite admits one writer at a time anyway; a second thread's ``BEGIN IMMEDIATE`` does not
+    queue but sleeps in SQLite's busy handler (1, 2, 5 ... 100 ms), so under load a process's
+    own threads kept each other waiting far longer than any transaction lasts (POST /orders at
+    100/s, docs/performance.md). Processes still meet at SQLite's lock. PostgreSQL: no lock.
+    """
+    if not db.is_sqlite:
+        return nullcontext()
+    lock = _writers.get(db)
+    if lock is None:
+        with _writers_guard:
+            lock = _writers.setdefault(db, threading.RLock())
+    return lock
 
 
 class UnitOfWorkFactory(Protocol[U_co]):
@@ -39,6 +61,7 @@ class UnitOfWork:
         self._db = db
         self._write = write
         self._cm: AbstractContextManager[Session] | None = None
+        self._writer: AbstractContextManager[object] | None = None
 
     @classmethod
     def of(cls, session: Session) -> Self:
@@ -61,14 +84,29 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         if self._db is None:
             raise RuntimeError("a unit of work made with .of(session) is not entered")
-        self._cm = self._db.session(write=self._write)
-        self._bind(self._cm.__enter__())
+        if self._write:
+            self._writer = sqlite_writer(self._db)
+            self._writer.__enter__()
+        try:
+            self._cm = self._db.session(write=self._write)
+            self._bind(self._cm.__enter__())
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._cm is not None
-        self._cm.__exit__(exc_type, exc, tb)
+        try:
+            self._cm.__exit__(exc_type, exc, tb)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.__exit__(None, None, None)
 
 
 class InMemoryUnitOfWork:

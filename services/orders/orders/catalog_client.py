@@ -13,6 +13,9 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
+
+import httpx
 
 from flotilla import discovery
 from flotilla.http import (
@@ -68,7 +71,11 @@ class CatalogClient:
 
     def _product(self, product_id: uuid.UUID, authorization: str | None = None) -> ProductInfo | None:
         try:
-            body = self.http.get_json(f"/products/{product_id}", token=authorization)
+            # ``forward``: the same deadline, retries, breakers and errors as ``get_json``, over
+            # urllib3's pools (about half the CPU of an httpx call) unless tracing is on.
+            answer = self.http.forward("GET", f"/products/{product_id}",
+                                       headers={"Authorization": authorization} if authorization else None)
+            body = self.http.json_of(cast(httpx.Response, answer))
         except UpstreamNotFound:
             return None
         except UpstreamStatusError as exc:  # a 4xx we do not expect: catalog and we disagree

@@ -85,10 +85,12 @@ def place_order(uow: Uow, catalog: CatalogClient, user_id: uuid.UUID, key: str,
                        currency=products[i.product_id].currency) for i in items]
     order = Order.place(user_id, lines, key, fingerprint)
     try:
+        event = placed_event(order)
         with uow(write=True) as tx:
+            # The outbox row first: its envelope is built before the first statement opens the
+            # write transaction, so SQLite's write lock is held for the inserts alone.
+            tx.outbox.add(event, order.id)
             tx.orders.add(order)
-            tx.flush()
-            tx.outbox.add(placed_event(order), order.id)
             metrics.placed(tx.session)
     except IntegrityError:  # the same key raced us; the first request won
         with uow() as tx:

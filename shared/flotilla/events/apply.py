@@ -25,6 +25,7 @@ from flotilla.events.envelope import Envelope, reset_causation, set_causation
 from flotilla.events.inbox import first_delivery
 from flotilla.events.registry import EventRegistry
 from flotilla.problems import database_unavailable
+from flotilla.unit_of_work import sqlite_writer
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Applier:
         cause_token = set_causation(envelope.id)
         correlation = envelope.correlationid
         try:
-            with self.db.session(write=True) as session:
+            with sqlite_writer(self.db), self.db.session(write=True) as session:
                 if not first_delivery(session, self.inbox, self.service, envelope.id):
                     return Outcome("duplicate", envelope.id, envelope.type, correlation_id=correlation)
                 handler(session, envelope, event)

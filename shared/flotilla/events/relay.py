@@ -28,6 +28,7 @@ from flotilla.events.metrics import WorkerMetrics
 from flotilla.events.publisher import ConfirmingPublisher, Outgoing, PublishError
 from flotilla.events.registry import EventRegistry, installed_registries
 from flotilla.events.settings import EventSettings
+from flotilla.unit_of_work import sqlite_writer
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class Relay:
             if not rows:
                 return 0
             results = self._publish(rows)
-            with self.db.session(write=True) as session:
+            with sqlite_writer(self.db), self.db.session(write=True) as session:
                 return self._mark(session, rows, results)
         with self.db.session(write=True) as session:
             rows = self._claim(session, lock=True)
