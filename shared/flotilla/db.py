@@ -30,20 +30,29 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, begin: bool = True, **kwargs: Any) -> Engine:
+    """``begin=False`` (SQLite): no ``BEGIN`` of ours, every statement in SQLite's own
+    transaction, for :meth:`Database.read`."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if _is_file(url):
+        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
-    _tune_sqlite(engine)
+    _tune_sqlite(engine, begin)
     return engine
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _is_file(url: str) -> bool:
+    """A SQLite URL naming a file (not a private in-memory database)."""
+    parsed = make_url(url)
+    return bool(parsed.database) and parsed.database != ":memory:" and (
+        "memory" not in str(parsed.query.get("mode", "")))
+
+
+def _tune_sqlite(engine: Engine, begin: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
@@ -53,6 +62,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+    if not begin:
+        return  # no connection event listener at all: SQLAlchemy then skips their dispatch
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -92,9 +104,17 @@ class Database:
         writer = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
-        # Reads outside an explicit transaction: no BEGIN/COMMIT pair around one SELECT.
-        plain = {_BEGIN_OPTION: None} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
-        self._plain = self.engine.execution_options(**plain)
+        # Reads outside an explicit transaction: no BEGIN/COMMIT pair around one SELECT. A
+        # SQLite file gets an engine of its own without the BEGIN hook: with no connection
+        # event listener SQLAlchemy skips the event dispatch around each execute, a third of
+        # a read's time in SQLAlchemy (docs/decisions/0171-request-hooks.md).
+        self._own_reader = self.is_sqlite and _is_file(self.url)
+        if self._own_reader:
+            self._plain = make_engine(self.url, begin=False, **engine_kwargs)
+        elif self.is_sqlite:  # an in-memory database exists only behind its own engine
+            self._plain = self.engine.execution_options(**{_BEGIN_OPTION: None})
+        else:
+            self._plain = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -103,15 +123,14 @@ class Database:
         with factory() as session, session.begin():
             yield session
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> Connection:
         """A Core connection for reads that are one statement each (a primary-key lookup, a
         page): every statement runs in the database's own implicit transaction, so it sees one
         consistent snapshot, without the session, identity map and BEGIN/COMMIT round trips of
         :meth:`session` (about half a catalog item read, docs/performance.md). Statements
-        that must see the same snapshot, and every write, use :meth:`session`."""
-        with self._plain.connect() as conn:
-            yield conn
+        that must see the same snapshot, and every write, use :meth:`session`. Use it as
+        ``with db.read() as conn:`` (the connection goes back to the pool at the end)."""
+        return self._plain.connect()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -119,3 +138,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._own_reader:
+            self._plain.dispose()

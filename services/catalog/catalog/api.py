@@ -4,11 +4,12 @@ No ``from __future__ import annotations`` here: flask-openapi3 reads the view
 signatures at import time to find the request models.
 """
 
+import dataclasses
 from typing import Any
 
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from catalog import queries, service
 from catalog.bootstrap import catalog_of
@@ -38,6 +39,19 @@ ADMIN_ONLY: dict[str | int, type[BaseModel] | dict[Any, Any] | None] = {
 
 PRODUCT = "/<uuid:product_id>"
 
+#: The reads serialize their frozen views straight to JSON bytes (no model built, no dict
+#: for json.dumps): the same fields, formats and order as ProductOut / ProductPage, which
+#: the document describes; checked here, once, at import.
+_VIEW_JSON = TypeAdapter(queries.ProductView)
+_PAGE_JSON = TypeAdapter(queries.ViewPage)
+for _model, _view in ((ProductOut, queries.ProductView), (ProductPage, queries.ViewPage)):
+    if tuple(_model.model_fields) != tuple(f.name for f in dataclasses.fields(_view)):
+        raise RuntimeError(f"{_view.__name__} must have the fields of {_model.__name__}, in order")
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, mimetype="application/json")
+
 
 def _product(product: object, status: int = 200) -> Response:
     out = ProductOut.model_validate(product)
@@ -64,9 +78,7 @@ def list_products(query: ProductQuery) -> Response:
     after = cursor_from_query(query.cursor)
     flt = ProductFilter(q=query.q, min_price=query.min_price, max_price=query.max_price)
     page = queries.list_products(catalog_of().db, flt, query.limit, after)
-    body = ProductPage(items=[ProductOut.model_validate(p) for p in page.items],
-                       next_cursor=page.next_cursor)
-    return jsonify(body.model_dump(mode="json"))
+    return _json(_PAGE_JSON.dump_json(page))
 
 
 @bp.get(PRODUCT, responses={200: ProductOut, 304: None, 404: ProblemModel},
@@ -81,7 +93,9 @@ def get_product(path: ProductPath) -> Response:
         response = Response(status=304)
         response.headers["ETag"] = product.etag
         return response
-    return _product(product)
+    response = _json(_VIEW_JSON.dump_json(product))
+    response.headers["ETag"] = product.etag
+    return response
 
 
 @bp.post("", responses={201: ProductOut, **ADMIN_ONLY}, security=SECURITY,
