@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import os
 import re
-import uuid
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 #: While a consumer handles an event: the id of the request that started the work (the
@@ -44,4 +44,14 @@ def accept_or_generate(candidate: str | None) -> str:
     """Keep a well-formed id from the caller, otherwise make a new one."""
     if candidate and _ACCEPTABLE_ID.match(candidate):
         return candidate
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """``uuid.uuid4().hex`` without building a ``UUID`` (its constructor is Python code, a
+    few microseconds per request): 16 random bytes with the version 4 and RFC 4122 variant
+    bits set, as 32 hex digits."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
