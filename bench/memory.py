@@ -74,6 +74,34 @@ def _entries(root: int, commands: dict[str, str]) -> dict[str, list[int]]:
     return found
 
 
+def _rollup(pid: int) -> dict[str, float]:
+    """One process's PSS, USS (private clean + dirty) and RSS, in MiB (empty if it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    kib: dict[str, int] = {}
+    for line in text.splitlines()[1:]:
+        key, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            kib[key] = int(rest.split()[0])
+    uss = kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)
+    return {"pss": round(kib.get("Pss", 0) / 1024, 1), "uss": round(uss / 1024, 1),
+            "rss": round(kib.get("Rss", 0) / 1024, 1)}
+
+
+def _detail(honcho: int, commands: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Per Procfile entry, each process's PSS/USS/RSS (which of a gunicorn's is the master:
+    the first, its parent shell aside)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, pids in sorted(_entries(honcho, commands).items()):
+        if name in EXCLUDED:
+            continue
+        rows = [{"pid": pid, "cmd": _cmdline(pid)[:60], **_rollup(pid)} for pid in pids]
+        out[name] = [row for row in rows if "pss" in row]
+    return out
+
+
 def _sample(honcho: int, commands: dict[str, str]) -> dict[str, float]:
     per = {name: _cpu.pss_mib(pids) for name, pids in _entries(honcho, commands).items()
            if name not in EXCLUDED}
@@ -110,6 +138,7 @@ def main() -> dict[str, Any]:
             raise RuntimeError(f"the platform did not start (run.sh {proc.poll()}):\n{output[-4000:]}")
         time.sleep(SETTLE)
         idle = _sample(proc.pid, commands)
+        idle_detail = _detail(proc.pid, commands)
         catalog = f"http://127.0.0.1:{ports['CATALOG_PORT']}"
         with urllib.request.urlopen(catalog + "/products?limit=1") as resp:  # noqa: S310
             items = json.load(resp)["items"]
@@ -149,9 +178,15 @@ def main() -> dict[str, Any]:
     for name in sorted(set(idle) | set(peak)):
         print(f"{name:<22} {idle.get(name, 0.0):>7.1f} {peak.get(name, 0.0):>7.1f}")
     print(f"{'total':<22} {idle_total:>7.1f} {load_total:>7.1f}")
+    print(f"{'idle, per process':<32} {'pss':>7} {'uss':>7} {'rss':>7}")
+    for name, rows in idle_detail.items():
+        for row in rows:
+            label = f"{name} {row['pid']}"
+            print(f"{label:<32} {row['pss']:>7.1f} {row['uss']:>7.1f} {row['rss']:>7.1f}  {row['cmd'][:40]}")
     if result is not None:
         print(f"load: wrk -t2 -c16 {SECONDS}s through nginx + gateway, "
               f"{result.requests_per_second:.0f} req/s, {result.non_2xx} non-2xx")
     return {"idle_mib": idle_total, "load_mib": load_total, "idle_by_process": idle, "load_by_process": peak,
+            "idle_per_pid": idle_detail,
             "load_req_s": round(result.requests_per_second) if result else None,
             "load_non_2xx": result.non_2xx if result else None, "measure": "PSS"}
