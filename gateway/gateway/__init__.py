@@ -75,6 +75,6 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
 
     @app.after_request
     def _security(response: Response) -> Response:
-        return add_security_headers(response, request.path, request.is_secure)
+        return add_security_headers(response, request._get_current_object())  # type: ignore[attr-defined]
 
     return app

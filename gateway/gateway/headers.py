@@ -55,15 +55,26 @@ def next_traceparent(incoming: str | None) -> str:
 def upstream_headers(req: Request, request_id: str, peer: str, trusted_peer: bool) -> dict[str, str]:
     """The headers for the upstream; the incoming X-Forwarded-For chain is kept only when it
     came from a trusted proxy."""
-    drop = NOT_FORWARDED | _connection_listed(req.headers.items())
-    out = {k: v for k, v in req.headers.items() if k.lower() not in drop}
-    chain = req.headers.get("X-Forwarded-For", "") if trusted_peer else ""
+    incoming = list(req.headers.items())
+    listed = _connection_listed(incoming)
+    drop = NOT_FORWARDED | listed if listed else NOT_FORWARDED
+    out = {}
+    chain = traceparent = None
+    for key, value in incoming:
+        lowered = key.lower()
+        if lowered not in drop:
+            out[key] = value
+        elif lowered == "x-forwarded-for" and chain is None:
+            chain = value
+        elif lowered == "traceparent" and traceparent is None:
+            traceparent = value
+    chain = chain if trusted_peer else None
     out["X-Forwarded-For"] = f"{chain}, {peer}" if chain else peer
     out["X-Forwarded-Proto"] = req.scheme
     out["X-Forwarded-Host"] = req.host
     out["X-Forwarded-Prefix"] = PUBLIC_PREFIX
     out["X-Request-ID"] = request_id
-    out["traceparent"] = next_traceparent(req.headers.get("traceparent"))
+    out["traceparent"] = next_traceparent(traceparent)
     return out
 
 
@@ -78,19 +89,19 @@ def client_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]
     return out
 
 
-def add_security_headers(response: Response, path: str, secure: bool) -> Response:
+def add_security_headers(response: Response, req: Request) -> Response:
+    """The security headers an answer lacks, added in one pass over its headers (werkzeug's
+    ``setdefault`` scans them once per header)."""
+    headers = response.headers
+    present = {key.lower() for key in headers.keys()}
+    path = req.path
     for key, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(key, value)
+        if key.lower() not in present:
+            headers.add(key, value)
     if path.startswith("/docs"):
-        response.headers["Content-Security-Policy"] = DOCS_CSP
-    if secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if _authenticated():  # an answer for one caller is never kept by a shared cache
-        response.headers["Cache-Control"] = "no-store"
+        headers["Content-Security-Policy"] = DOCS_CSP
+    if req.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", "max-age=31536000")
+    if "Authorization" in req.headers:  # an answer for one caller is never kept by a shared cache
+        headers["Cache-Control"] = "no-store"
     return response
-
-
-def _authenticated() -> bool:
-    from flask import request
-
-    return "Authorization" in request.headers

@@ -43,24 +43,29 @@ def resolve(rest: str) -> tuple[Route, str]:
 
 
 def outgoing_headers() -> dict[str, str]:
-    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.remote_addr
-    trusted = bool(request.environ.get("flotilla.trusted_peer"))
-    return upstream_headers(request, g.request_id, peer or "unknown", trusted)
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one lookup, not five
+    environ = req.environ
+    peer = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or req.remote_addr
+    trusted = bool(environ.get("flotilla.trusted_peer"))
+    return upstream_headers(req, g.request_id, peer or "unknown", trusted)
 
 
 def send(route: Route, path: str, headers: dict[str, str]) -> httpx.Response | LeanResponse:
-    query = request.query_string.decode("latin-1")
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    query = req.query_string.decode("latin-1")
     target = path + ("?" + query if query else "")
     timeout = settings().route_timeouts.get(route.timeout_key, 5.0)
-    return client(route.service).forward(request.method, target, content=request.get_data() or None,
+    return client(route.service).forward(req.method, target, content=req.get_data() or None,
                                          headers=headers, timeout=timeout)
 
 
 def to_flask(upstream: httpx.Response | LeanResponse) -> Response:
-    response = Response(upstream.content, status=upstream.status_code)
-    del response.headers["Content-Type"]  # the upstream's, if any, comes below
-    for key, value in client_headers(upstream.headers.multi_items()):
-        response.headers.add(key, value)
+    """The client's answer: the upstream's status, body and headers (hop-by-hop ones dropped),
+    given to the response at once (werkzeug scans its header list on every ``add``/``set``)."""
+    pairs = client_headers(upstream.headers.multi_items())
+    response = Response(upstream.content, status=upstream.status_code, headers=pairs)
+    if "content-type" not in upstream.headers:
+        del response.headers["Content-Type"]  # werkzeug's default: the upstream sent none
     if request.method == "HEAD" and "content-length" in upstream.headers:
         response.headers["Content-Length"] = upstream.headers["content-length"]  # of the GET
     return response
