@@ -39,8 +39,8 @@ def first_delivery(session: Session, table: Table, consumer: str, message_id: st
     values = {"consumer": consumer, "message_id": message_id, "received_at": utcnow()}
     dialect = session.get_bind().dialect.name
     if dialect in _UPSERTS:
-        result = session.execute(_record_once(table, dialect), values)
-        return bool(getattr(result, "rowcount", 0))
+        # RETURNING, not rowcount: through a session, psycopg's rowcount of a DO NOTHING is -1.
+        return session.execute(_record_once(table, dialect), values).first() is not None
     seen = session.execute(_seen(table), {"consumer": consumer, "message_id": message_id}).first()
     if seen is not None:
         return False
@@ -56,8 +56,8 @@ def _record_once(table: Table, dialect: str) -> Executable:
     """Built once per table (values bound per delivery): one round trip instead of two."""
     keys = ["consumer", "message_id"]
     if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-    return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.message_id)
+    return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.message_id)
 
 
 @cache
