@@ -85,13 +85,17 @@ def preload_imports(server: Any) -> str | None:
     60-70 MiB each. The app itself (threads, database pools, sockets, metrics) is still
     built in each worker. Not done under gevent/eventlet (they patch modules in the worker,
     which must come first). Returns the module imported, None if none was."""
-    module = factory_module(getattr(server.app, "app_uri", None) or server.cfg.wsgi_app)
+    uri = getattr(server.app, "app_uri", None) or server.cfg.wsgi_app
+    module = factory_module(uri)
     worker = str(getattr(server.cfg, "worker_class_str", ""))
     if (module is None or os.environ.get("GUNICORN_PRELOAD_IMPORTS", "1") == "0"
             or "gevent" in worker or "eventlet" in worker):
         return None
     try:
-        importlib.import_module(module)
+        # The factory's name too: a service package imports its web module on first use of it
+        # (flotilla.lazy), so importing the package alone would leave the web stack unloaded.
+        factory = uri.partition(":")[2].partition("(")[0].strip()
+        getattr(importlib.import_module(module), factory)
         for trigger, variable, companions in FIRST_USE_IMPORTS:
             if trigger in sys.modules and (variable is None or os.environ.get(variable)):
                 for companion in companions:

@@ -65,6 +65,25 @@ def test_the_master_imports_the_factory_module_without_calling_the_factory(conf,
         sys.modules.pop(name, None)
 
 
+def test_a_package_whose_factory_is_lazy_has_its_web_module_imported_too(conf, tmp_path):
+    """A service package names ``create_app`` through flotilla.lazy: the master asks for the
+    name, so the web module (and the web stack) is imported before the fork, still not called."""
+    name = f"preload_package_{uuid.uuid4().hex}"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "__init__.py").write_text(
+        "from flotilla.lazy import lazy_attributes\n"
+        f"__getattr__ = lazy_attributes(__name__, '{name}.web', ('create_app',))\n")
+    (tmp_path / name / "web.py").write_text(FACTORY)
+    try:
+        assert conf.preload_imports(_server(f"{name}:create_app()")) == name
+        assert sys.modules[f"{name}.web"].CALLS == []
+        with pytest.raises(AttributeError):
+            sys.modules[name].anything_else  # noqa: B018
+    finally:
+        sys.modules.pop(name, None)
+        sys.modules.pop(f"{name}.web", None)
+
+
 def test_on_starting_empties_the_metrics_directory_then_preloads(conf, tmp_path):
     name = _module(tmp_path, FACTORY)
     (Path(conf._metrics_dir) / "counter_1.db").write_bytes(b"")

@@ -1,41 +1,21 @@
-"""Catalog: products and their stock."""
+"""Catalog: products and their stock.
+
+The HTTP API's factory lives in :mod:`catalog.web` and is imported on first use of
+``catalog.create_app``, so the event worker (``catalog.worker``) does not load the web stack
+it never serves (docs/decisions/0170-preloaded-imports.md).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask_openapi3 import OpenAPI
-from sqlalchemy.orm.exc import StaleDataError
+from flotilla.lazy import lazy_attributes
 
-from catalog import api, audit, cli
-from catalog.bootstrap import bootstrap, install
-from catalog.config import CatalogSettings
-from catalog.model import InsufficientStock, ProductNotFound, VersionMismatch
-from flotilla import auth
-from flotilla.app import create_service_app, init_database
-from flotilla.settings import load_settings
+if TYPE_CHECKING:
+    from catalog.web import PROBLEMS, create_app
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-#: Our exceptions, mapped to HTTP once, here.
-PROBLEMS: dict[type[Exception], int] = {
-    ProductNotFound: 404,
-    InsufficientStock: 409,
-    StaleDataError: 409,
-    VersionMismatch: 412,
-}
-
-
-def create_app(settings: CatalogSettings | None = None, *,
-               key_source: auth.KeySource | None = None) -> OpenAPI:
-    """``key_source``: where token-verifying keys come from (default: users' JWKS at JWT_JWKS_URL)."""
-    settings = settings or load_settings(CatalogSettings)
-    app = create_service_app("catalog", settings, exceptions=PROBLEMS,
-                             security_schemes=auth.SECURITY_SCHEMES)
-    db = init_database(app, settings.database_url)
-    install(app, bootstrap(settings, db=db))
-    auth.init_app(app, settings, key_source)
-    app.register_api(api.bp)
-    audit.init_app(app)
-    cli.init_app(app, MIGRATIONS)
-    return app
+__all__ = ["MIGRATIONS", "PROBLEMS", "create_app"]
+__getattr__ = lazy_attributes(__name__, "catalog.web", ("PROBLEMS", "create_app"))
