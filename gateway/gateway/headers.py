@@ -3,8 +3,8 @@ W3C trace context set on the way in, security headers on the way out."""
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from collections.abc import Iterable
 
 from flask import Request, Response
@@ -43,13 +43,16 @@ def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
 
 
 def next_traceparent(incoming: str | None) -> str:
-    """Continue the caller's trace with a new span id, or start a new trace."""
+    """Continue the caller's trace with a new span id, or start a new trace.
+
+    Ids from ``random.getrandbits``, as OpenTelemetry's own id generator makes them: they must be
+    unique, not secret, and ``secrets`` costs a getrandom system call each (2 % of a request)."""
     found = _TRACEPARENT.match((incoming or "").strip().lower())
     if found and found.group(1) != "0" * 32 and found.group(2) != "0" * 16:
         trace_id, flags = found.group(1), found.group(3)
     else:
-        trace_id, flags = secrets.token_hex(16), "00"
-    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+        trace_id, flags = f"{random.getrandbits(128) or 1:032x}", "00"
+    return f"00-{trace_id}-{random.getrandbits(64) or 1:016x}-{flags}"
 
 
 def upstream_headers(req: Request, request_id: str, peer: str, trusted_peer: bool) -> dict[str, str]:
