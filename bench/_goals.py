@@ -191,7 +191,8 @@ def _findings(document: str) -> list[str]:
 
 
 def _pointer(goal: Goal, findings: list[str]) -> str:
-    for heading in findings:
+    """The newest finding (the section is written in order) whose heading names the goal's part."""
+    for heading in reversed(findings):
         if any(word in heading.lower() for word in goal.profile):
             return f"[profile: {heading}](#what-the-profiles-showed)"
     return "no profile finding written yet ([profiles](#what-the-profiles-showed))"
