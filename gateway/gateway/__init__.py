@@ -54,7 +54,8 @@ def create_app(settings: GatewaySettings | None = None, discovery: Discovery | N
 
     @app.before_request
     def _edge_checks() -> None:
-        if request.endpoint in EDGE_CHECKED or request.endpoint is None:
+        endpoint = request.endpoint
+        if endpoint in EDGE_CHECKED or endpoint is None:
             edge.check_request(allowed_hosts)
 
     authn.init_app(app, settings, key_source)  # after the edge checks, before the limiter

@@ -23,17 +23,20 @@ def _bad(detail: str) -> Problem:
 
 
 def check_request(allowed_hosts: list[str]) -> None:
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+    req = request._get_current_object()  # type: ignore[attr-defined]  # bound once, not seven times
+    environ = req.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.full_path
     if not raw.startswith("/") or raw.startswith("//"):
         raise _bad("Only origin-form request targets are accepted (no absolute URLs).")
-    host = request.headers.get("Host", "")
+    host = req.headers.get("Host", "")
     if not _HOST.match(host):
         raise _bad("The Host header is not a host name.")
     if allowed_hosts and host.rsplit(":", 1)[0].lower() not in allowed_hosts:
         raise _bad("This gateway does not serve that host.")
     raw_path = raw.split("?", 1)[0]
-    if _BAD_ENCODED.search(raw_path) or _CONTROL.search(request.path):
+    path = req.path
+    if _BAD_ENCODED.search(raw_path) or _CONTROL.search(path):
         raise _bad("The path contains encoded separators or control characters.")
-    segments = request.path.split("/")[1:]
+    segments = path.split("/")[1:]
     if any(s in (".", "..") for s in segments) or "" in segments[:-1]:
         raise _bad("The path is not normalised (dot or empty segments).")
