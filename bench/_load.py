@@ -29,6 +29,13 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
+def _percentile(out: str, which: int) -> float:
+    """A line of wrk's latency distribution (``    50%  635.91us``); NaN when it printed none
+    (a run that completed no request, such as a warm-up against a server still starting)."""
+    found = re.search(rf"^\s*{which}%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.M)
+    return _ms(found.group(1)) if found else float("nan")
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -44,8 +51,7 @@ def wrk(url: str, seconds: float = 5, connections: int = 16, threads: int = 2,
                           *extra, url], check=True, capture_output=True, text=True).stdout
     client_cpu = _children_cpu() - before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50, p99 = _percentile(out, 50), _percentile(out, 99)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return LoadResult(rps, p50, p99, int(bad.group(1)) if bad else 0, total, client_cpu)
