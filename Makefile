@@ -57,7 +57,7 @@ test: lint
 unit: install
 	$(BIN)/pytest -q $(PYTEST_ARGS) $(wildcard services/*/tests/unit gateway/tests/unit shared/tests/unit)
 
-# Every module of bench/ (15-25 minutes): starts all it measures on free ports; figures to
+# Every module of bench/ (about 13 minutes on a quiet 2-core machine): starts all it measures on free ports; figures to
 # bench/results/<stamp>.json and the goals table of docs/performance.md. `python -m bench NAME` runs one.
 bench: install
 	scripts/system-deps.sh test
